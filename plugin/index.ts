@@ -1,0 +1,23 @@
+// fastify-redis-hash-session: server-side sessions for Fastify, one Redis hash per session.
+import fp from 'fastify-plugin'
+import { plugin } from './plugin'
+
+const redisSession = fp(plugin, {
+  fastify: '5.x',
+  name: 'fastify-redis-hash-session'
+})
+
+export default redisSession
+export { redisSession }
+export { RedisSessionStore, RESERVED_FIELDS, generateId, isValidId } from './store'
+export { Session } from './session'
+export * from './errors'
+export type {
+  CreateSessionOptions, GetSessionOptions, RedisClient, RedisSessionOptions, RedisSessionStoreOptions,
+  SessionCookieOptions, SessionCounterField, SessionData, SessionField, SessionFieldValue, SessionRecord,
+  SessionValue, StoredSession
+} from './types'
+
+// require() and a JavaScript default import get the plugin itself, carrying the named exports,
+// as with Fastify's own plugins.
+module.exports = Object.assign(redisSession, exports)

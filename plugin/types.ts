@@ -1,0 +1,110 @@
+// Public types, and the augmentation of Fastify's own interfaces.
+import type { Cluster, Redis } from 'ioredis'
+import type { Session } from './session'
+import type { RedisSessionStore } from './store'
+
+/** What a session field may be set to; Redis stores every value as a string. */
+export type SessionValue = string | number | boolean
+
+/**
+ * The fields your application keeps in a session. Empty by default, so any field name is accepted.
+ * Merge your own fields into it to have names and value types checked:
+ *
+ * ```ts
+ * declare module 'fastify-redis-hash-session' {
+ *   interface SessionData { username: string, page_views: number }
+ * }
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SessionData {}
+
+/** A field name: any string, or only the names of SessionData once it is augmented. */
+export type SessionField = [keyof SessionData] extends [never] ? string : Extract<keyof SessionData, string>
+
+/** The value set() accepts for a field. */
+export type SessionFieldValue<K extends string> = K extends keyof SessionData ? SessionData[K] : SessionValue
+
+/** The fields whose declared type is a number (any field while SessionData is empty). */
+export type SessionCounterField = [keyof SessionData] extends [never]
+  ? string
+  : { [K in keyof SessionData]: SessionData[K] extends number ? K : never }[keyof SessionData] & string
+
+/** A record for set() and create(): some of the application's fields. */
+export type SessionRecord = [keyof SessionData] extends [never]
+  ? Record<string, SessionValue>
+  : Partial<SessionData>
+
+/** The fields Redis holds for a session, as getSession() returns them (reserved fields included). */
+export type StoredSession = Record<string, string>
+
+/** An ioredis client: a single Redis (standalone or Sentinel) or a Cluster. */
+export type RedisClient = Redis | Cluster
+
+export interface SessionCookieOptions {
+  /** Cookie path. Default `'/'`. */
+  path?: string
+  /** Cookie domain. Default: none (host-only). */
+  domain?: string
+  /** Default `true`: scripts in the page cannot read the session ID. */
+  httpOnly?: boolean
+  /** Default `'lax'`. `'none'` requires `secure: true` or `'auto'`. */
+  sameSite?: 'lax' | 'strict' | 'none' | boolean
+  /** `'auto'` (default) marks the cookie Secure when `request.protocol` is https. */
+  secure?: boolean | 'auto'
+  /** Cookie lifetime in seconds. Default: none, a browser-session cookie. */
+  maxAge?: number
+  /** CHIPS partitioned cookie. Default `false`. */
+  partitioned?: boolean
+  /** Cookie priority. Default: none. */
+  priority?: 'low' | 'medium' | 'high'
+}
+
+export interface RedisSessionStoreOptions {
+  /** An ioredis Redis or Cluster client. The store never closes it. */
+  redis: RedisClient
+  /** Key namespace. Default `'session:'`. */
+  prefix?: string
+  /** Default idle TTL in seconds, sliding on every load. Default `1800`. */
+  ttl?: number
+  /** Milliseconds a Redis call may take before it fails with FST_REDIS_SESSION_UNAVAILABLE. Default `2000`; `0` waits forever. */
+  timeout?: number
+  /** Largest field name in bytes. Default `200`. */
+  maxFieldNameBytes?: number
+  /** Largest field value in bytes. Default `65536`. */
+  maxFieldValueBytes?: number
+}
+
+export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'redis'> {
+  /** An ioredis Redis or Cluster (you own it), or a URL (the plugin connects, and quits on close). */
+  redis: RedisClient | string
+  /** Cookie name. Default `'sid'`. */
+  cookieName?: string
+  /** Cookie attributes. */
+  cookie?: SessionCookieOptions
+}
+
+export interface CreateSessionOptions {
+  /** This session's idle TTL in seconds. Default: the plugin's `ttl`. */
+  ttl?: number
+}
+
+export interface GetSessionOptions {
+  /** Slide the TTL and refresh `last_accessed_at`. Default `true`; `false` changes nothing. */
+  refreshTtl?: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's session: always present, `session.id` is undefined while there is no live session. */
+    session: Session
+  }
+  interface FastifyInstance {
+    /** The store the plugin uses, for work outside a request. */
+    readonly sessionStore: RedisSessionStore
+  }
+  interface FastifyContextConfig {
+    /** `false` skips loading the session on this route: zero Redis round trips. */
+    session?: boolean
+  }
+}
