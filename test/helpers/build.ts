@@ -119,20 +119,19 @@ export class Agent {
 }
 
 /**
- * Count Redis round trips a client makes: commands written in the same tick (a pipeline, or commands
- * sent together with Promise.all) travel together and count once.
+ * Count Redis round trips a client makes. A command sent while no reply is outstanding starts a new
+ * round trip; commands sent while others are in flight (a pipeline, or Promise.all) travel with them.
  */
 export function countRoundTrips (redis: Redis): { readonly roundTrips: number, readonly commands: string[], reset: () => void } {
   const counter = { roundTrips: 0, commands: [] as string[], reset () { counter.roundTrips = 0; counter.commands.length = 0 } }
-  let inFlight = false
+  let outstanding = 0
+  const settled = (): void => { outstanding-- }
   const original = redis.sendCommand.bind(redis)
-  redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+  redis.sendCommand = ((command: { name: string, promise: Promise<unknown> }, ...rest: unknown[]) => {
     counter.commands.push(command.name)
-    if (!inFlight) {
-      counter.roundTrips++
-      inFlight = true
-      setImmediate(() => { inFlight = false })
-    }
+    if (outstanding === 0) counter.roundTrips++
+    outstanding++
+    command.promise.then(settled, settled)
     return (original as (...args: unknown[]) => unknown)(command, ...rest)
   }) as typeof redis.sendCommand
   return counter

@@ -1,0 +1,76 @@
+// regenerate(): a new ID with the same data after login or a privilege change; the old ID is dead.
+import t from 'tap'
+import { Agent, build, sessionRoutes } from './helpers/build'
+
+t.test('regenerate() moves the data to a new ID, keeps created_at and the TTL, deletes the old key, sends a new cookie', async (t) => {
+  const { app, redis, key } = await build(t)
+  const agent = new Agent(app)
+  const oldId = (await agent.post('/create', { data: { username: 'ann', n: 5 }, ttl: 300 })).json().id
+  const before = await redis.hgetall(key(oldId))
+  const res = await agent.post('/regenerate')
+  const newId = res.json().id
+  t.not(newId, oldId)
+  t.equal(agent.sid, newId, 'the cookie carries the new ID')
+  t.equal(await redis.exists(key(oldId)), 0, 'the old key is gone')
+  const after = await redis.hgetall(key(newId))
+  t.equal(after.username, 'ann')
+  t.equal(after.n, '5')
+  t.equal(after.created_at, before.created_at)
+  t.equal(after.session_ttl, '300')
+  const ttl = await redis.ttl(key(newId))
+  t.ok(ttl > 290 && ttl <= 300)
+  const old = await app.inject({ url: '/session', headers: { cookie: `sid=${oldId}` } })
+  t.equal(old.json().id, null, 'the old ID opens nothing')
+})
+
+t.test('regenerate() keeps changes made earlier in the same request', async (t) => {
+  const { app, redis, key } = await build(t, {}, (app) => {
+    sessionRoutes(app)
+    app.post('/login', async (request) => {
+      request.session.set('role', 'admin')
+      request.session.delete('guest')
+      return { id: await request.session.regenerate() }
+    })
+  })
+  const agent = new Agent(app)
+  await agent.post('/create', { data: { guest: 'yes', cart: '3' } })
+  const { id } = (await agent.post('/login')).json()
+  const hash = await redis.hgetall(key(id))
+  t.same({ role: hash.role, guest: hash.guest, cart: hash.cart }, { role: 'admin', guest: undefined, cart: '3' })
+})
+
+t.test('regenerate() without a session fails with FST_REDIS_SESSION_NO_SESSION', async (t) => {
+  const { app, redis, prefix } = await build(t)
+  const res = await app.inject({ method: 'POST', url: '/regenerate' })
+  t.equal(res.statusCode, 409)
+  t.equal(res.json().code, 'FST_REDIS_SESSION_NO_SESSION')
+  t.same(await redis.keys(prefix + '*'), [])
+})
+
+t.test('regenerate() of a session destroyed meanwhile does not revive it under a new ID', async (t) => {
+  const { app, redis, prefix } = await build(t, {}, (app) => {
+    sessionRoutes(app)
+    app.post('/race', async (request) => {
+      await app.sessionStore.deleteSession(request.session.id!)
+      return { id: await request.session.regenerate() }
+    })
+  })
+  const agent = new Agent(app)
+  await agent.post('/create', { data: { username: 'ann' } })
+  const res = await agent.post('/race')
+  t.equal(res.json().code, 'FST_REDIS_SESSION_GONE')
+  t.same(await redis.keys(prefix + '*'), [])
+  t.match(res.headers['set-cookie'], /Max-Age=0/)
+})
+
+t.test('create() over a live session rotates the ID: the old key is deleted', async (t) => {
+  const { app, redis, key, prefix } = await build(t)
+  const agent = new Agent(app)
+  const first = (await agent.post('/create', { data: { username: 'ann' } })).json().id
+  const second = (await agent.post('/create', { data: { username: 'bob' } })).json().id
+  t.not(first, second)
+  t.equal(await redis.exists(key(first)), 0)
+  t.equal(await redis.hget(key(second), 'username'), 'bob')
+  t.same(await redis.keys(prefix + '*'), [key(second)])
+  t.equal(agent.sid, second)
+})
