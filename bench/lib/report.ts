@@ -1,0 +1,191 @@
+// Summaries (medians of rounds), the markdown tables and the PASS/FAIL lines of the targets.
+import type { LoadResult } from './load'
+import type { MemoryResult, ProbeResult } from './probe'
+import type { Scenario } from './scenarios'
+
+export interface RunRecord {
+  round: number
+  contender: string
+  scenario: Scenario
+  load: LoadResult
+  /** The server process's CPU time (user + system) per response, µs. */
+  serverCpuMicros: number
+  /** redis-server's CPU time per response, µs. */
+  redisCpuMicros: number
+  /** Commands Redis ran per response (INFO commandstats; script-internal calls included). */
+  redisCommands: number
+  /** The runner's (autocannon's) CPU time per response, µs. */
+  runnerCpuMicros: number
+  /** Share of the machine's CPU that other processes used during the run (0..1). */
+  foreignCpu: number
+}
+
+export interface Summary {
+  contender: string
+  scenario: Scenario
+  rounds: number
+  rps: number
+  rpsMin: number
+  rpsMax: number
+  /** Median over rounds of (this req/s ÷ floor's req/s in the same round). */
+  ratioToFloor: number | undefined
+  p50: number
+  p99: number
+  errors: number
+  serverCpuMicros: number
+  redisCpuMicros: number
+  redisCommands: number
+}
+
+export interface Report {
+  date: string
+  machine: { nproc: number, cpu: string, node: string, redis: string, os: string }
+  config: Record<string, unknown>
+  summaries: Summary[]
+  probes: Record<string, Partial<Record<Scenario, ProbeResult>>>
+  memory: Record<string, MemoryResult>
+  failures: Record<string, string>
+  targets: TargetLine[]
+  runs: RunRecord[]
+}
+
+export interface TargetLine { pass: boolean, text: string }
+
+export function median (values: number[]): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+export function summarise (runs: RunRecord[], contenders: readonly string[], scenarios: readonly Scenario[]): Summary[] {
+  const out: Summary[] = []
+  for (const contender of contenders) {
+    for (const scenario of scenarios) {
+      const mine = runs.filter((r) => r.contender === contender && r.scenario === scenario)
+      if (mine.length === 0) continue
+      const ratios: number[] = []
+      for (const r of mine) {
+        const floor = runs.find((f) => f.contender === 'floor' && f.scenario === scenario && f.round === r.round)
+        if (floor !== undefined) ratios.push(r.load.rps / floor.load.rps)
+      }
+      const rps = mine.map((r) => r.load.rps)
+      out.push({
+        contender,
+        scenario,
+        rounds: mine.length,
+        rps: median(rps),
+        rpsMin: Math.min(...rps),
+        rpsMax: Math.max(...rps),
+        ratioToFloor: ratios.length > 0 ? median(ratios) : undefined,
+        p50: median(mine.map((r) => r.load.p50)),
+        p99: median(mine.map((r) => r.load.p99)),
+        errors: mine.reduce((n, r) => n + r.load.errors, 0),
+        serverCpuMicros: median(mine.map((r) => r.serverCpuMicros)),
+        redisCpuMicros: median(mine.map((r) => r.redisCpuMicros)),
+        redisCommands: median(mine.map((r) => r.redisCommands))
+      })
+    }
+  }
+  return out
+}
+
+/** Median over rounds of a's req/s ÷ b's req/s in the same round. */
+export function pairedRatio (runs: RunRecord[], a: string, b: string, scenario: Scenario): number | undefined {
+  const ratios: number[] = []
+  for (const r of runs) {
+    if (r.contender !== a || r.scenario !== scenario) continue
+    const other = runs.find((o) => o.contender === b && o.scenario === scenario && o.round === r.round)
+    if (other !== undefined) ratios.push(r.load.rps / other.load.rps)
+  }
+  return ratios.length > 0 ? median(ratios) : undefined
+}
+
+const fmt = (n: number | undefined, digits = 0): string => n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits)
+const ratio = (n: number | undefined): string => n === undefined ? 'n/a' : n.toFixed(2) + '×'
+
+export function evaluateTargets (report: Pick<Report, 'runs' | 'probes' | 'memory'>, subject = 'plugin'): TargetLine[] {
+  const lines: TargetLine[] = []
+  const { runs, probes, memory } = report
+  const check = (pass: boolean | undefined, text: string): void => {
+    lines.push({ pass: pass === true, text: pass === undefined ? text + ' (not measured)' : text })
+  }
+  for (const scenario of ['read', 'write'] as const) {
+    const toFloor = pairedRatio(runs, subject, 'floor', scenario)
+    check(toFloor === undefined ? undefined : toFloor >= 0.9, `${scenario}: ${subject} req/s = ${ratio(toFloor)} floor (target ≥ 0.90×)`)
+    const toSession = pairedRatio(runs, subject, 'fastify-session', scenario)
+    check(toSession === undefined ? undefined : toSession >= 1.5, `${scenario}: ${subject} req/s = ${ratio(toSession)} @fastify/session + connect-redis (target ≥ 1.50×)`)
+  }
+  const rt = (scenario: Scenario): number | undefined => probes[subject]?.[scenario]?.roundTripsPerRequest
+  const read = rt('read')
+  const write = rt('write')
+  const pub = rt('public')
+  check(read === undefined ? undefined : read === 1, `read: ${fmt(read, 2)} Redis round trips per request (target exactly 1)`)
+  check(write === undefined ? undefined : write <= 2, `write: ${fmt(write, 2)} Redis round trips per request (target ≤ 2)`)
+  check(pub === undefined ? undefined : pub === 0, `opted-out route (config.session false): ${fmt(pub, 2)} Redis round trips per request (target 0)`)
+  const mine = memory[subject]?.memoryUsage
+  const theirs = memory['fastify-session']?.memoryUsage
+  const memRatio = mine !== undefined && theirs !== undefined ? mine / theirs : undefined
+  check(memRatio === undefined ? undefined : memRatio <= 0.8,
+    `memory: ${fmt(mine)} B per session = ${ratio(memRatio)} @fastify/session + connect-redis's ${fmt(theirs)} B (target ≤ 0.80×)`)
+  const errors = runs.filter((r) => r.contender === subject).reduce((n, r) => n + r.load.errors, 0)
+  const invalid = Object.values(probes[subject] ?? {}).reduce((n, p) => n + (p?.invalid ?? 0), 0)
+  check(runs.some((r) => r.contender === subject) ? errors === 0 && invalid === 0 : undefined,
+    `validity: ${errors} non-2xx/socket errors under load, ${invalid} wrong answers in the probes (target 0)`)
+  return lines
+}
+
+function probeCell (p: ProbeResult | undefined): string {
+  if (p === undefined) return 'n/a'
+  const commands = Object.entries(p.commands).map(([name, n]) => n === 1 ? name : `${name}×${fmt(n, 2)}`).join(', ')
+  return `**${fmt(p.roundTripsPerRequest, 2)}** (${fmt(p.commandsPerRequest, 2)} cmd${commands === '' ? '' : ': ' + commands})` +
+    (p.invalid > 0 ? ` ⚠ ${p.invalid} invalid` : '')
+}
+
+export function markdown (report: Report): string {
+  const { machine, config } = report
+  const out: string[] = []
+  out.push(`Machine: ${machine.nproc} CPUs (nproc), ${machine.cpu}; Node ${machine.node}; redis-server ${machine.redis}; ${machine.os}. ${report.date}.`)
+  out.push('')
+  out.push(`Run: \`${String(config.command)}\`: ${String(config.rounds)} rounds, contenders alternating; ${String(config.connections)} connections; ` +
+    `read/write ${String(config.duration)} s and login ${String(config.loginDuration)} s per run after a ${String(config.warmup)} s warm-up; ` +
+    `${String(config.sessions)} sessions per contender, cookies rotated. Medians of the rounds; × floor is the median of per-round ratios.`)
+  const foreign = report.runs.map((r) => r.foreignCpu)
+  out.push('')
+  out.push(`Other processes on the machine took ${fmt(median(foreign) * 100)}% of its CPU during the median run (up to ${fmt(Math.max(0, ...foreign) * 100)}%); ` +
+    'req/s suffers most from that, CPU time per request least.')
+  out.push('')
+  out.push('| Contender | Scenario | req/s | × floor | p50 ms | p99 ms | errors | server CPU µs/req | Redis CPU µs/req | Redis cmds/req | round trips/req |')
+  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  for (const s of report.summaries) {
+    const rt = report.probes[s.contender]?.[s.scenario]?.roundTripsPerRequest
+    out.push(`| ${s.contender} | ${s.scenario} | ${fmt(s.rps)} | ${ratio(s.ratioToFloor)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${s.errors} | ` +
+      `${fmt(s.serverCpuMicros)} | ${fmt(s.redisCpuMicros)} | ${fmt(s.redisCommands, 2)} | ${fmt(rt, 2)} |`)
+  }
+  out.push('')
+  out.push('Round trips and Redis commands per request, one request at a time (commands inside Lua scripts included):')
+  out.push('')
+  out.push('| Contender | read | write | login | opted-out route (`GET /public` with a cookie) |')
+  out.push('|---|---|---|---|---|')
+  for (const [name, p] of Object.entries(report.probes)) {
+    out.push(`| ${name} | ${probeCell(p.read)} | ${probeCell(p.write)} | ${probeCell(p.login)} | ${probeCell(p.public)} |`)
+  }
+  out.push('')
+  out.push('Redis memory per stored session (username, counter; the plugin and floor add created_at, last_accessed_at, session_ttl):')
+  out.push('')
+  out.push('| Contender | stored as | key bytes | MEMORY USAGE, B | × fastify-session | used_memory growth per session, B |')
+  out.push('|---|---|--:|--:|--:|--:|')
+  const base = report.memory['fastify-session']?.memoryUsage
+  for (const [name, m] of Object.entries(report.memory)) {
+    out.push(`| ${name} | ${m.type} (${m.encoding}) | ${m.keyBytes} | ${m.memoryUsage} | ${ratio(base === undefined ? undefined : m.memoryUsage / base)} | ${m.usedMemoryPerSession} |`)
+  }
+  if (Object.keys(report.failures).length > 0) {
+    out.push('')
+    for (const [name, why] of Object.entries(report.failures)) out.push(`- ${name} failed: ${why}`)
+  }
+  out.push('')
+  out.push('Targets (this plugin):')
+  out.push('')
+  for (const t of report.targets) out.push(`- ${t.pass ? 'PASS' : 'FAIL'} ${t.text}`)
+  return out.join('\n') + '\n'
+}

@@ -1,0 +1,96 @@
+// What every contender server shares: its settings from the environment, a Redis round-trip counter
+// at the socket level (the same for ioredis and node-redis), the GET /__stats route the runner reads,
+// and a listen/stop that never outlives the runner.
+import { Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+
+export interface ServerSettings {
+  port: number
+  redisUrl: string
+  redisPort: number
+}
+
+/** The session TTL every contender uses, in seconds (this plugin's default). */
+export const TTL = 1800
+/** For the contenders that sign their cookie. */
+export const SECRET = 'a-benchmark-secret-of-more-than-32-characters'
+
+export function settings (): ServerSettings {
+  const port = Number(process.env.BENCH_PORT)
+  const redisUrl = process.env.BENCH_REDIS_URL ?? ''
+  const redisPort = Number(new URL(redisUrl).port)
+  if (!Number.isInteger(port) || port <= 0 || !Number.isInteger(redisPort) || redisPort <= 0) {
+    throw new Error('set BENCH_PORT and BENCH_REDIS_URL (redis://127.0.0.1:<port>)')
+  }
+  return { port, redisUrl, redisPort }
+}
+
+interface RedisSocketState { awaitingWrite: boolean }
+const kState = Symbol('bench.redisSocket')
+type Tracked = Socket & { [kState]?: RedisSocketState | false, server?: unknown }
+
+const counters = { roundTrips: 0, writes: 0 }
+
+/**
+ * Count Redis round trips by watching the client's socket: a write after a reply (or the first write)
+ * starts a new round trip; writes before the next reply travel with it (a pipeline, or commands sent
+ * in the same tick). Exact when one request is in flight at a time, which is how the runner probes it.
+ */
+export function countRedisRoundTrips (redisPort: number): void {
+  const write = Socket.prototype.write
+  Socket.prototype.write = function (this: Tracked, ...args: unknown[]) {
+    let state = this[kState]
+    if (state === undefined && this.remotePort !== undefined) {
+      // Accepted sockets (HTTP) have .server; a client socket to the Redis port is ours to count.
+      state = this.server == null && this.remotePort === redisPort ? { awaitingWrite: true } : false
+      this[kState] = state
+      if (state !== false) {
+        const s = state
+        this.on('data', () => { s.awaitingWrite = true })
+      }
+    }
+    if (state) {
+      counters.writes++
+      if (state.awaitingWrite) {
+        counters.roundTrips++
+        state.awaitingWrite = false
+      }
+    }
+    return (write as (...a: unknown[]) => boolean).apply(this, args)
+  } as typeof Socket.prototype.write
+}
+
+/** GET /__stats: CPU time and Redis round trips of this process so far. */
+export function statsRoute (app: FastifyInstance, routeConfig: Record<string, unknown> = {}): void {
+  app.get('/__stats', { config: routeConfig }, async () => {
+    const cpu = process.cpuUsage()
+    return { pid: process.pid, cpuMicros: cpu.user + cpu.system, roundTrips: counters.roundTrips, writes: counters.writes }
+  })
+}
+
+/**
+ * Listen on loopback, and stop by ourselves: on SIGTERM (graceful, so --cpu-prof writes its profile),
+ * when the runner's IPC channel closes (the runner died), or after a hard limit.
+ */
+export async function serve (app: FastifyInstance, port: number, onClose: () => Promise<void> | void = () => {}): Promise<void> {
+  let stopping = false
+  const stop = (code: number): void => {
+    if (stopping) return
+    stopping = true
+    const force = setTimeout(() => process.exit(code), 3000)
+    force.unref()
+    app.close().then(onClose).then(() => process.exit(code), () => process.exit(code))
+  }
+  process.once('SIGTERM', () => stop(0))
+  process.once('SIGINT', () => stop(0))
+  process.once('disconnect', () => stop(1))
+  const limit = setTimeout(() => stop(2), Number(process.env.BENCH_MAX_LIFETIME_MS ?? 20 * 60_000))
+  limit.unref()
+  await app.listen({ port, host: '127.0.0.1' })
+}
+
+/** The username every login carries: fixed width, so each contender stores the same bytes. */
+export function readUsername (body: unknown): string | undefined {
+  const username = (body as { username?: unknown } | null)?.username
+  return typeof username === 'string' && username.length > 0 && username.length <= 64 ? username : undefined
+}
