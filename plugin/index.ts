@@ -11,7 +11,12 @@ export default redisSession
 export { redisSession }
 export { RedisSessionStore, RESERVED_FIELDS, generateId, isValidId } from './store'
 export { Session } from './session'
-export * from './errors'
+// Listed by name (not `export *`) so Node's ESM loader can see each of them in the CommonJS build.
+export {
+  ConnectError, FieldTooLargeError, InvalidFieldError, InvalidOptionError, InvalidTtlError, InvalidValueError,
+  NoSessionError, NotAnIntegerError, RedisReplyError, RedisUnavailableError, ReservedFieldError, SessionGoneError,
+  SessionNotLoadedError
+} from './errors'
 export type {
   CreateSessionOptions, GetSessionOptions, RedisClient, RedisSessionOptions, RedisSessionStoreOptions,
   SessionCookieOptions, SessionCounterField, SessionData, SessionField, SessionFieldValue, SessionRecord,

@@ -75,7 +75,14 @@ export class RedisServer {
     this.#child = undefined
     if (child === undefined || child.exitCode !== null || child.pid === undefined) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
-    process.kill(child.pid, 'SIGKILL')
+    child.ref() // keep the process alive until the exit is reported
+    try {
+      process.kill(child.pid, 'SIGKILL')
+    } catch (err) {
+      // Already gone (exit not yet reported): nothing to stop.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
+      return
+    }
     await exited
   }
 }

@@ -1,0 +1,79 @@
+// Type tests of the public API as a CommonJS TypeScript application sees the built package.
+// Checked by `tsc` (npm run test:types): a line under @ts-expect-error that compiles fails the run.
+import Fastify from 'fastify'
+import { Cluster, Redis } from 'ioredis'
+import redisSession, {
+  RedisSessionStore, RedisUnavailableError, Session, type RedisSessionOptions, type StoredSession
+} from 'fastify-redis-hash-session'
+
+const app = Fastify()
+app.register(redisSession, { redis: new Redis() })
+app.register(redisSession, { redis: new Cluster([{ host: '127.0.0.1', port: 7000 }]) })
+app.register(redisSession, {
+  redis: 'redis://127.0.0.1:6379',
+  prefix: 'session:app-a:',
+  ttl: 1800,
+  cookieName: 'sid',
+  cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: 3600 },
+  timeout: 2000,
+  maxFieldNameBytes: 200,
+  maxFieldValueBytes: 65536
+})
+// @ts-expect-error redis is required
+app.register(redisSession, { ttl: 5 })
+// @ts-expect-error unknown option
+app.register(redisSession, { redis: new Redis(), tll: 5 })
+// @ts-expect-error secure is a boolean or 'auto'
+app.register(redisSession, { redis: new Redis(), cookie: { secure: 'yes' } })
+
+const options: RedisSessionOptions = { redis: new Redis() }
+void options
+
+app.get('/', async (request) => {
+  const session: Session = request.session
+  const id: string | undefined = session.id
+  const isNew: boolean = session.isNew
+  const created: Date | undefined = session.createdAt
+  const ttl: number = session.ttl
+  // Without a SessionData augmentation any field name and any string, number or boolean is fine.
+  session.set('anything', 'x').set('n', 1).set('flag', true)
+  session.set({ a: 1, b: 'two' })
+  // @ts-expect-error objects are not session values
+  session.set('obj', { a: 1 })
+  const value: string | undefined = session.get('anything')
+  const data: Record<string, string> = session.data()
+  const count: number = await session.increment('n')
+  await session.increment('n', 5)
+  await session.setTtl(60)
+  const newId: string = await session.create({ username: 'ann' }, { ttl: 60 })
+  const rotated: string = await session.regenerate()
+  await session.destroy()
+  await session.save()
+  const left: number = await session.remainingTtl()
+  return { id, isNew, created, ttl, value, data, count, newId, rotated, left }
+})
+
+app.get('/public', { config: { session: false } }, async () => 'ok')
+
+const store: RedisSessionStore = app.sessionStore
+// @ts-expect-error the store decorator is read-only
+app.sessionStore = store
+
+async function standalone (): Promise<void> {
+  const own = new RedisSessionStore({ redis: new Redis(), prefix: 'session:', ttl: 60 })
+  const sid: string = await own.createSession({ username: 'andrew', page_views: 0 }, 15)
+  const hash: StoredSession | null = await own.getSession(sid, { refreshTtl: false })
+  const next: number | null = await own.incrementField(sid, 'page_views', 1)
+  const changed: boolean = await own.setTtl(sid, 30)
+  const configured: number | null = await own.getConfiguredTtl(sid)
+  const deleted: boolean = await own.deleteSession(sid)
+  void [hash, next, changed, configured, deleted]
+  // @ts-expect-error a URL is for the plugin; the store takes a client
+  void new RedisSessionStore({ redis: 'redis://127.0.0.1' })
+}
+void standalone
+
+const err = new RedisUnavailableError('down')
+const code: 'FST_REDIS_SESSION_UNAVAILABLE' = err.code
+const status: 503 = err.statusCode
+void [code, status]
