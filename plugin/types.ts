@@ -16,7 +16,6 @@ export type SessionValue = string | number | boolean
  * }
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface SessionData {}
 
 /** A field name: any string, or only the names of SessionData once it is augmented. */

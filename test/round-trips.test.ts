@@ -2,7 +2,9 @@
 import t from 'tap'
 import { Agent, build, countRoundTrips, newClient } from './helpers/build'
 
-async function setup (t: Tap.Test) {
+type Test = Parameters<Parameters<typeof t.test>[1]>[0]
+
+async function setup (t: Test) {
   const client = await newClient(t)
   const built = await build(t, { redis: client })
   const agent = new Agent(built.app)
@@ -15,9 +17,6 @@ async function setup (t: Tap.Test) {
   const counter = countRoundTrips(client)
   return { ...built, agent, counter }
 }
-
-type Tap = typeof t
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 t.test('round trips per request', async (t) => {
   const { app, agent, counter } = await setup(t)

@@ -100,7 +100,7 @@ t.test('Redis unreachable at start: one clear line with the address and how to s
   const port = await freePort() // nothing listens there
   const server = startServer(['--port', String(await freePort()), '--host', '127.0.0.1', '--redis-host', '127.0.0.1', '--redis-port', String(port)])
   t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
-  const code = await Promise.race([server.exit, sleep(60_000).then(() => 'timeout')])
+  const code = await Promise.race([server.exit, sleep(60_000, 'timeout', { ref: false })])
   t.equal(code, 1, 'exit code 1')
   const lines = server.err().trim().split('\n')
   t.equal(lines.length, 1, 'one line: ' + server.err())

@@ -6,4 +6,4 @@ import { redisSession, RedisSessionStore } from 'fastify-redis-hash-session'
 const app = Fastify()
 await app.register(redisSession, { redis: new Redis(), ttl: 60 })
 const store: RedisSessionStore = app.sessionStore
-void store
+export { store }
