@@ -97,7 +97,7 @@ t.test('a client that fails fast (no offline queue) gives the coded 503 at once'
   await app.register(redisSession, { redis, prefix: uniquePrefix(), timeout: 5000 })
   sessionRoutes(app)
   t.teardown(() => app.close())
-  await redis.ping()
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve))
   const agent = new Agent(app)
   await agent.post('/create')
   await server.stop()
