@@ -131,10 +131,9 @@ export class Session {
     const ttl = options.ttl === undefined ? this.#store.ttl : checkTtl(options.ttl)
     const oldId = this.#id
     const id = generateId()
-    const now = new Date().toISOString()
     // The old and the new key are independent: send both at once (one round trip, Cluster-safe).
     const [fields] = await Promise.all([
-      this.#store.write(id, new Map(entries), ttl, now),
+      this.#store.write(id, new Map(entries), ttl),
       oldId === undefined ? undefined : this.#store.deleteSession(oldId)
     ])
     this.#adopt(id, fields)
@@ -160,7 +159,7 @@ export class Session {
     }
     const ttl = Number(latest.get(SESSION_TTL)) || this.#store.ttl
     const id = generateId()
-    const written = await this.#store.write(id, fields, ttl, latest.get(CREATED_AT) ?? new Date().toISOString())
+    const written = await this.#store.write(id, fields, ttl, latest.get(CREATED_AT))
     this.#adopt(id, written)
     return id
   }
@@ -202,7 +201,7 @@ export class Session {
       for (const [field, value] of changes) if (value !== null) fields.set(field, value)
       if (fields.size === 0) return
       const id = generateId()
-      this.#adopt(id, await this.#store.write(id, fields, this.#store.ttl, new Date().toISOString()))
+      this.#adopt(id, await this.#store.write(id, fields, this.#store.ttl))
       return
     }
     if (await this.#store.persist(this.#id, changes)) {

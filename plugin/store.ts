@@ -113,7 +113,7 @@ export class RedisSessionStore {
     const entries = this.encodeRecord(data)
     const sessionTtl = ttl === undefined ? this.#options.ttl : checkTtl(ttl)
     const id = generateId()
-    await this.write(id, new Map(entries), sessionTtl, new Date().toISOString())
+    await this.write(id, new Map(entries), sessionTtl)
     return id
   }
 
@@ -173,12 +173,13 @@ export class RedisSessionStore {
 
   /**
    * @internal Write a new session (application fields from `fields`, reserved ones set here)
-   * with its TTL, atomically. Returns the full hash as written.
+   * with its TTL, atomically. `createdAt` is kept by regenerate(). Returns the full hash as written.
    */
-  async write (id: string, fields: Map<string, string>, ttl: number, createdAt: string): Promise<Map<string, string>> {
+  async write (id: string, fields: Map<string, string>, ttl: number, createdAt?: string): Promise<Map<string, string>> {
+    const now = new Date().toISOString()
     const hash = new Map(fields)
-    hash.set(CREATED_AT, createdAt)
-    hash.set(LAST_ACCESSED_AT, new Date().toISOString())
+    hash.set(CREATED_AT, createdAt ?? now)
+    hash.set(LAST_ACCESSED_AT, now)
     hash.set(SESSION_TTL, String(ttl))
     const args: string[] = []
     for (const [field, value] of hash) args.push(field, value)

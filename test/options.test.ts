@@ -1,13 +1,13 @@
 // Options are checked once at register time: a wrong or unknown value makes ready() reject with a
 // coded error that says what to change. A URL makes the plugin own (and close) its client.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import redisSession, { type RedisSessionOptions } from '../plugin'
 import { freePort, redisUrl } from './helpers/redis-server'
 import { uniquePrefix } from './helpers/build'
 
-async function registerWith (t: Parameters<Parameters<typeof t.test>[1]>[0], options: Record<string, unknown>) {
+async function registerWith (t: Test, options: Record<string, unknown>) {
   const redis = new Redis(await redisUrl())
   t.teardown(() => { redis.disconnect() })
   const app = Fastify()
@@ -50,7 +50,7 @@ t.test('missing redis rejects', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   app.register(redisSession, {} as RedisSessionOptions)
-  await t.rejects(app.ready(), { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
 })
 
 t.test('a URL: the plugin connects, and quits its own client on close', async (t) => {

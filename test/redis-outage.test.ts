@@ -1,7 +1,7 @@
 // Redis slow or gone: a coded 503 within `timeout`, no crash, no unhandled rejection, routes that
 // opted out keep answering, and recovery by itself when Redis is back.
 import { setTimeout as sleep } from 'node:timers/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import redisSession from '../plugin'
@@ -11,7 +11,7 @@ import { startRedisServer } from './helpers/redis-server'
 const unhandled: unknown[] = []
 process.on('unhandledRejection', (reason) => { unhandled.push(reason) })
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0], onSet?: () => Promise<void>) {
+async function setup (t: Test, onSet?: () => Promise<void>) {
   const server = await startRedisServer(t)
   const redis = new Redis(server.url)
   redis.on('error', () => {}) // connection errors while the server is down are expected here

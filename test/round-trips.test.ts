@@ -1,8 +1,6 @@
 // The round-trip budget: no cookie 0, read-only 1, a write at most 2, an opted-out route 0.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Agent, build, countRoundTrips, newClient } from './helpers/build'
-
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 async function setup (t: Test) {
   const client = await newClient(t)

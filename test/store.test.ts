@@ -1,10 +1,10 @@
 // RedisSessionStore on its own, outside HTTP: the same data model, and no call but createSession()
 // ever creates a key.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { RedisSessionStore } from '../plugin'
 import { newClient, uniquePrefix } from './helpers/build'
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0], ttl = 1800) {
+async function setup (t: Test, ttl = 1800) {
   const redis = await newClient(t)
   const prefix = uniquePrefix()
   t.teardown(async () => {
