@@ -104,6 +104,33 @@ export function unreachableMessage (address: string, reason: string): string {
   return `Cannot reach Redis at ${address} (${reason}). Start one with \`redis-server\` (or \`docker compose up -d redis\`), or point the demo at yours with --redis-host/--redis-port or REDIS_URL.`
 }
 
+/**
+ * The demo's Redis client. At start a failure is final (no retries: the caller says so and exits);
+ * once connected it reconnects on its own, and while Redis is away every command fails at once
+ * (no offline queue), so pages answer 503 quickly and work again as soon as Redis is back.
+ */
+export async function connectRedis (url: string): Promise<Redis> {
+  let connected = false
+  let lastError = ''
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    connectTimeout: 5000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => connected ? Math.min(times * 200, 2000) : null
+  })
+  // Always listen: an 'error' event without a listener is printed by ioredis as unhandled.
+  redis.on('error', (err: Error) => { lastError = err.message })
+  try {
+    await redis.connect()
+  } catch (err) {
+    redis.disconnect()
+    throw new Error(lastError !== '' ? lastError : (err as Error).message)
+  }
+  connected = true
+  return redis
+}
+
 export async function main (argv = process.argv.slice(2), env = process.env): Promise<void> {
   let config: ServerConfig
   try {
@@ -119,38 +146,31 @@ export async function main (argv = process.argv.slice(2), env = process.env): Pr
     return
   }
 
-  // One client for the app. At start a failure is final (no retries: say so and exit); once
-  // connected, it reconnects on its own, and while it is down every command fails at once
-  // (no offline queue) so pages answer 503 quickly and work again when Redis is back.
-  let connected = false
-  const redis = new Redis(config.redisUrl, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    connectTimeout: 5000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times) => connected ? Math.min(times * 200, 2000) : null
-  })
-  let lastError = ''
-  redis.on('error', (err: Error) => { lastError = err.message })
+  let redis: Redis
   try {
-    await redis.connect()
+    redis = await connectRedis(config.redisUrl)
   } catch (err) {
-    redis.disconnect()
-    process.stderr.write(unreachableMessage(config.redisAddress, lastError !== '' ? lastError : (err as Error).message) + '\n')
+    process.stderr.write(unreachableMessage(config.redisAddress, (err as Error).message) + '\n')
     process.exitCode = 1
     return
   }
-  connected = true
 
   const app = buildApp({ redis, logger: { level: env.LOG_LEVEL ?? 'info' }, redisCli: config.redisCli })
   let down = false
-  redis.on('error', (err: Error) => {
-    if (!down) app.log.warn({ redis: config.redisAddress, reason: err.message }, 'lost the connection to Redis; pages answer 503 until it is back')
+  redis.on('reconnecting', () => {
+    if (!down) app.log.warn({ redis: config.redisAddress }, 'lost the connection to Redis, reconnecting; pages answer 503 until it is back')
     down = true
   })
   redis.on('ready', () => {
     if (down) app.log.info({ redis: config.redisAddress }, 'connected to Redis again')
     down = false
+  })
+
+  // While shutting down, answer the requests in flight with `Connection: close`: a keep-alive
+  // connection would otherwise stay open after its last response and hold up close().
+  let closing = false
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
   })
 
   try {
@@ -164,7 +184,6 @@ export async function main (argv = process.argv.slice(2), env = process.env): Pr
   }
   app.log.info({ redis: config.redisAddress }, 'demo ready')
 
-  let closing = false
   const shutdown = (signal: NodeJS.Signals): void => {
     if (closing) {
       app.log.warn({ signal }, 'second signal: exiting now')
