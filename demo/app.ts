@@ -14,10 +14,10 @@ import { sessionPage } from './views/session'
 
 /** The TTLs a visitor may pick, in seconds: the login form and POST /login, /ttl accept only these. */
 export const TTL_CHOICES: readonly TtlChoice[] = Object.freeze([
-  { seconds: 15, label: '15 seconds' },
-  { seconds: 60, label: '1 minute' },
-  { seconds: 300, label: '5 minutes' },
-  { seconds: 1800, label: '30 minutes' }
+  { seconds: 15, label: '15 seconds', short: '15 s' },
+  { seconds: 60, label: '1 minute', short: '1 min' },
+  { seconds: 300, label: '5 minutes', short: '5 min' },
+  { seconds: 1800, label: '30 minutes', short: '30 min' }
 ])
 
 export const USERNAME_MAX = 64

@@ -7,22 +7,22 @@
 (function () {
   'use strict'
 
-  var view = document.getElementById('session-view')
-  var expiredView = document.getElementById('expired-view')
+  const view = document.getElementById('session-view')
+  const expiredView = document.getElementById('expired-view')
   if (view === null || expiredView === null) return
 
-  var out = document.getElementById('expires-in')
-  var bar = document.getElementById('expires-bar')
-  var status = document.getElementById('expiry-status')
-  var pageViews = document.getElementById('page-views')
-  var lastAccessed = document.getElementById('last-accessed-at')
+  const out = document.getElementById('expires-in')
+  const bar = document.getElementById('expires-bar')
+  const status = document.getElementById('expiry-status')
+  const pageViews = document.getElementById('page-views')
+  const lastAccessed = document.getElementById('last-accessed-at')
 
   // Redis rounds TTL to whole seconds, and the page took time to arrive: wait a little past zero
   // before asking, so the question never lands in the key's last moment and slides it again.
-  var GRACE_MS = 1500
-  var RETRY_MS = 3000
-  var deadline = 0
-  var timer = null
+  const GRACE_MS = 1500
+  const RETRY_MS = 3000
+  let deadline = 0
+  let timer = null
 
   function now () { return window.performance.now() }
 
@@ -33,8 +33,8 @@
 
   function tick () {
     clearTimeout(timer)
-    var left = deadline - now()
-    var shown = Math.max(0, Math.ceil(left / 1000))
+    const left = deadline - now()
+    const shown = Math.max(0, Math.ceil(left / 1000))
     out.textContent = String(shown)
     bar.value = Math.max(0, left / 1000)
     if (left <= -GRACE_MS) {
@@ -76,12 +76,12 @@
     view.hidden = true
     expiredView.hidden = false
     document.title = 'Session expired · fastify-redis-hash-session demo'
-    var input = expiredView.querySelector('input[name="username"]')
+    const input = expiredView.querySelector('input[name="username"]')
     if (input !== null) input.focus()
   }
 
   function localTime (iso) {
-    var date = new Date(iso)
+    const date = new Date(iso)
     if (Number.isNaN(date.getTime())) return iso
     return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })
   }

@@ -3,7 +3,12 @@
 import { html, type SafeHtml } from './html'
 import { layout } from './layout'
 
-export interface TtlChoice { seconds: number, label: string }
+export interface TtlChoice {
+  seconds: number
+  label: string
+  /** For tight spots, such as the TTL select on the session page. */
+  short: string
+}
 
 export interface LoginView {
   ttlChoices: readonly TtlChoice[]

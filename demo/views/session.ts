@@ -90,7 +90,7 @@ export function sessionPage (view: SessionView): string {
       <form method="post" action="/ttl" class="ttl-form">${csrf(view.csrfToken)}
         <label class="visually-hidden" for="ttl-select">New TTL</label>
         <select id="ttl-select" name="ttl">
-          ${view.ttlChoices.map((c) => html`<option value="${c.seconds}"${c.seconds === view.ttl ? html` selected` : ''}>${c.label}</option>`)}
+          ${view.ttlChoices.map((c) => html`<option value="${c.seconds}"${c.seconds === view.ttl ? html` selected` : ''}>${c.short}</option>`)}
         </select>
         <button class="button" type="submit" id="change-ttl">Change TTL</button>
       </form>
@@ -110,7 +110,7 @@ export function sessionPage (view: SessionView): string {
 
 <section class="card">
   <h2>The Redis hash</h2>
-  <p class="muted">What <code>HGETALL ${view.key}</code> returns right now, read without sliding the TTL. Every value is a string in Redis; the fields marked <span class="tag">plugin</span> belong to the plugin.</p>
+  <p class="muted">What <code>HGETALL ${view.key}</code> returns right now, read without sliding the TTL. Every value is a string in Redis; the fields marked <span class="tag">plugin</span> belong to the plugin. Your browser holds only the session ID, in the <code>HttpOnly</code> cookie <code>sid</code>.</p>
   <div class="table-scroll">
   <table class="hash" id="hash">
     <thead><tr><th scope="col">Field</th><th scope="col">Value</th></tr></thead>

@@ -2,7 +2,7 @@
 // cannot be reached at start, and a graceful shutdown that lets a request in flight finish.
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -71,15 +71,33 @@ t.test('wrong flags and values are usage errors that say what to fix', async (t)
   }
 })
 
-/** Run demo/server.ts in a child process: TypeScript through tap's loader, or the built file. */
-function startServer (args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> } {
+/**
+ * How to run the server: the built dist/demo/server.js when it is newer than every source it comes
+ * from (as after `npm test`, which builds first: then this tests what `npm run demo` and the image
+ * run), otherwise demo/server.ts through tap's TypeScript loader.
+ */
+function serverCommand (): string[] {
+  const sources = ['demo', 'demo/views', 'plugin'].flatMap((dir) =>
+    readdirSync(join(ROOT, dir)).filter((file) => file.endsWith('.ts')).map((file) => join(dir, file)))
+  const fresh = sources.every((source) => {
+    const built = join(ROOT, 'dist', source.replace(/\.ts$/, '.js'))
+    return existsSync(built) && statSync(built).mtimeMs >= statSync(join(ROOT, source)).mtimeMs
+  })
+  if (fresh) return [join(ROOT, 'dist', 'demo', 'server.js')]
   const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'))
-  const entry = loader.length > 0 ? [...loader, join(ROOT, 'demo', 'server.ts')] : [join(ROOT, 'dist', 'demo', 'server.js')]
-  if (loader.length === 0 && !existsSync(entry[0])) throw new Error('run `npm run build` first, or run this file with tap')
+  if (loader.length === 0) throw new Error('dist/ is out of date: run `npm run build` first, or run this file with tap')
+  return [...loader, join(ROOT, 'demo', 'server.ts')]
+}
+
+const command = serverCommand()
+t.comment(`server under test: ${command.at(-1)}`)
+
+/** Run the demo server in a child process. */
+function startServer (args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> } {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', LOG_LEVEL: 'info', ...env }
   delete childEnv.REDIS_URL
   delete childEnv.PORT
-  const child = spawn(process.execPath, [...entry, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...command, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString() })

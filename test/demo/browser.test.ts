@@ -1,0 +1,126 @@
+// The demo in a real browser: headless Chromium (Debian's `chromium` package) driven by
+// playwright-core. Log in with the shortest TTL, count, change the TTL, log out; log in again and
+// watch the page notice by itself that the session expired. Screenshots go to test/artifacts/.
+import t from 'tap'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { buildDemo } from './helpers'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARTIFACTS = join(__dirname, '..', 'artifacts')
+
+if (!existsSync(CHROMIUM)) {
+  t.fail(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
+} else {
+  t.test('log in, count, change the TTL, log out, then watch the session expire', { timeout: 90_000 }, async (t) => {
+    const started = Date.now()
+    const { app, redis, key } = await buildDemo(t)
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const base = `http://127.0.0.1:${port}`
+
+    const browser: Browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
+    })
+    t.teardown(() => browser.close())
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } })
+    const page: Page = await context.newPage()
+
+    // Anything the strict CSP blocks, or any script error, fails the test.
+    const problems: string[] = []
+    page.on('console', (message) => {
+      // The one expected error: Chromium logs the 401 that tells the page its session expired.
+      if (message.type() === 'error' && !(message.location().url.endsWith('/api/session') && /\b401\b/.test(message.text()))) {
+        problems.push(message.text())
+      }
+    })
+    page.on('pageerror', (err) => { problems.push(err.message) })
+    const apiCalls: number[] = []
+    page.on('request', (request) => { if (request.url().endsWith('/api/session')) apiCalls.push(Date.now()) })
+
+    const sid = async (): Promise<string | undefined> => (await context.cookies(base)).find((c) => c.name === 'sid')?.value
+    const text = async (selector: string): Promise<string> => (await page.locator(selector).textContent())?.trim() ?? ''
+    const waitText = (selector: string, value: string): Promise<void> => page.locator(selector, { hasText: new RegExp(`^\\s*${value}\\s*$`) }).waitFor({ timeout: 10_000 })
+
+    async function login (username: string, ttl: string, prefix = 'login'): Promise<void> {
+      await page.fill(`#${prefix}-username`, username)
+      await page.locator(`input[name="ttl"][value="${ttl}"]`).first().check()
+      await page.locator('button[type="submit"]', { hasText: 'Start session' }).first().click()
+      await waitText('#username', username)
+    }
+
+    // 1. Log in with the shortest TTL.
+    await page.goto(base + '/')
+    t.equal(await page.title(), 'Log in · fastify-redis-hash-session demo')
+    t.equal(await sid(), undefined, 'no cookie before logging in')
+    await login('ada', '15')
+    t.equal(await text('#page-views'), '0', 'count 0')
+    t.equal(await page.getAttribute('#session-ttl', 'data-seconds'), '15')
+    const firstId = await sid()
+    t.ok(firstId, 'sid cookie set')
+    t.same(await redis.hmget(key(firstId!), 'username', 'page_views', 'session_ttl'), ['ada', '0', '15'], 'Redis holds the session')
+
+    // 2. Increment twice.
+    await page.click('#increment')
+    await waitText('#page-views', '1')
+    await page.click('#increment')
+    await waitText('#page-views', '2')
+    t.equal(await text('#page-views'), '2', 'count 2')
+    t.equal(await redis.hget(key(firstId!), 'page_views'), '2')
+    t.equal(await page.locator('#hash tr', { hasText: 'page_views' }).locator('td').textContent(), '2', 'the raw hash shows it too')
+
+    // The session page, for people to look at.
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const shot = join(ARTIFACTS, 'demo-session.png')
+    await page.screenshot({ path: shot, fullPage: true })
+    t.comment(`screenshot of the session page: ${shot}`)
+
+    // The countdown runs locally: no request to /api/session while time is left.
+    const shown = Number(await text('#expires-in'))
+    t.ok(shown > 0 && shown <= 15, `countdown shows ${shown} s`)
+
+    // 3. Change the TTL.
+    await page.selectOption('#ttl-select', '60')
+    await page.click('#change-ttl')
+    await page.locator('#session-ttl[data-seconds="60"]').waitFor({ timeout: 10_000 })
+    t.equal(await text('#session-ttl'), '1 minute')
+    t.equal(await redis.hget(key(firstId!), 'session_ttl'), '60')
+    const redisTtl = await redis.ttl(key(firstId!))
+    t.ok(redisTtl > 50 && redisTtl <= 60, `Redis TTL ${redisTtl}`)
+    t.ok(Number(await text('#expires-in')) > 15, 'the countdown starts from the new TTL')
+
+    // 4. Log out.
+    await page.click('#logout')
+    await page.locator('#login-username').waitFor({ timeout: 10_000 })
+    t.equal(await sid(), undefined, 'cookie gone')
+    t.equal(await redis.exists(key(firstId!)), 0, 'hash gone')
+    t.same(apiCalls, [], 'no /api/session polling while the countdown had time left')
+
+    // 5. Log in again with 15 s and let it expire, watching the page.
+    await login('ada', '15')
+    const loggedIn = Date.now()
+    const secondId = await sid()
+    t.not(secondId, firstId, 'a new session ID')
+    t.ok(await page.locator('#expired-view').isHidden(), 'the expired panel is hidden while the session lives')
+    await page.locator('#expired-view').waitFor({ state: 'visible', timeout: 40_000 })
+    const waited = (Date.now() - loggedIn) / 1000
+    t.ok(waited >= 14, `the page said "expired" after ${waited.toFixed(1)} s, not before the TTL ran out`)
+    t.ok(await page.locator('#session-view').isHidden(), 'the session view is gone')
+    t.match(await text('#expired-view .alert'), /Session expired/)
+    t.ok(await page.locator('#relogin-username').isVisible(), 'the login form is offered again')
+    t.equal(await page.title(), 'Session expired · fastify-redis-hash-session demo')
+    t.equal(await redis.exists(key(secondId!)), 0, 'Redis really expired it')
+    t.equal(apiCalls.length, 1, 'the page asked the server once, when its countdown ran out')
+    t.ok(apiCalls[0] - loggedIn >= 15_000, 'and not before')
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-expired.png'), fullPage: true })
+
+    // The login form on the expired panel works.
+    await login('ada', '60', 'relogin')
+    t.equal(await text('#page-views'), '0')
+
+    t.same(problems, [], 'no script errors and no CSP violations')
+    t.comment(`browser test took ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  })
+}
