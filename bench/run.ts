@@ -3,7 +3,8 @@
 // process, alternating over rounds. Prints a markdown table and writes bench/results/latest.{md,json}.
 //
 // Options: --quick, --rounds N, --duration S, --login-duration S, --warmup S, --connections N,
-//          --sessions N, --only a,b, --extra name=/path/to/server.js (an A/B contender), --no-probe.
+//          --sessions N, --only a,b, --scenarios read,write, --extra name=/path/to/server.js (an A/B
+//          contender, repeatable), --no-probe (skip the one-at-a-time round-trip and validity probe).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, release, type } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -23,7 +24,22 @@ import { CONTENDERS, LOAD_SCENARIOS, type Scenario } from './lib/scenarios'
 const RESULTS = resolve(__dirname, '..', '..', 'bench', 'results')
 const HARD_LIMIT_MS = 15 * 60_000
 
-function options (): Report['config'] & { contenders: Array<{ name: string, script: string }>, probe: boolean } {
+interface Config {
+  command: string
+  quick: boolean
+  rounds: number
+  /** Seconds per read or write run. */
+  duration: number
+  loginDuration: number
+  warmup: number
+  connections: number
+  sessions: number
+  contenders: Array<{ name: string, script: string }>
+  scenarios: Scenario[]
+  probe: boolean
+}
+
+function options (): Config {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -34,6 +50,7 @@ function options (): Report['config'] & { contenders: Array<{ name: string, scri
       connections: { type: 'string' },
       sessions: { type: 'string' },
       only: { type: 'string' },
+      scenarios: { type: 'string' },
       extra: { type: 'string', multiple: true, default: [] },
       'no-probe': { type: 'boolean', default: false }
     },
@@ -57,16 +74,19 @@ function options (): Report['config'] & { contenders: Array<{ name: string, scri
     if (eq < 1) throw new Error(`--extra expects name=/path/to/server.js, got ${extra}`)
     contenders.push({ name: extra.slice(0, eq), script: resolve(extra.slice(eq + 1)) })
   }
+  const scenarios = (values.scenarios ?? LOAD_SCENARIOS.join(',')).split(',').map((s) => s.trim()) as Scenario[]
+  for (const s of scenarios) if (!(LOAD_SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}; known: ${LOAD_SCENARIOS.join(', ')}`)
   return {
     command: 'npm run bench' + (process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''),
     quick,
-    rounds: num(values.rounds, quick ? 2 : 5),
-    duration: num(values.duration, quick ? 1.5 : 4),
-    loginDuration: num(values['login-duration'], quick ? 1 : 2),
-    warmup: num(values.warmup, quick ? 0.3 : 0.5),
+    rounds: num(values.rounds, quick ? 2 : 6),
+    duration: num(values.duration, quick ? 1.2 : 3),
+    loginDuration: num(values['login-duration'], quick ? 0.8 : 2),
+    warmup: num(values.warmup, quick ? 0.2 : 0.3),
     connections: num(values.connections, 32),
-    sessions: num(values.sessions, 1000),
+    sessions: Math.max(100, num(values.sessions, 1000)),
     contenders,
+    scenarios,
     probe: values['no-probe'] !== true
   }
 }
@@ -76,6 +96,41 @@ function cpuModel (): string {
     return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
   } catch {
     return 'unknown'
+  }
+}
+
+/** One load run after a short warm-up, with what it cost the server, Redis and the machine. */
+async function measuredRun (child: ContenderProcess, admin: Redis, scenario: Scenario, cookies: string[], seconds: number,
+  config: Config, round: number): Promise<RunRecord> {
+  const connections = config.connections
+  await load(child.port, scenario, cookies, config.warmup, connections)
+  const stats0 = await child.stats()
+  const redisCpu0 = await redisCpuMicros(admin)
+  const commands0 = await commandCounts(admin)
+  const machine0 = machineCpu()
+  const runner0 = process.cpuUsage()
+  const result = await load(child.port, scenario, cookies, seconds, connections)
+  const runner = process.cpuUsage(runner0)
+  const machine1 = machineCpu()
+  const stats1 = await child.stats()
+  const redisCpu1 = await redisCpuMicros(admin)
+  const commands1 = await commandCounts(admin)
+  const n = Math.max(result.responses, 1)
+  const serverCpu = stats1.cpuMicros - stats0.cpuMicros
+  const redisCpu = redisCpu1 - redisCpu0
+  const runnerCpu = runner.user + runner.system
+  const machineTotal = machine1.total - machine0.total
+  return {
+    round,
+    contender: child.name,
+    scenario,
+    load: result,
+    serverCpuMicros: serverCpu / n,
+    redisCpuMicros: redisCpu / n,
+    redisCommands: sum(commandDelta(commands0, commands1)) / n,
+    runnerCpuMicros: runnerCpu / n,
+    // What other processes took from the machine meanwhile (0 on a quiet machine).
+    foreignCpu: machineTotal > 0 ? Math.max(0, (machine1.busy - machine0.busy - runnerCpu - serverCpu - redisCpu) / machineTotal) : 0
   }
 }
 
@@ -98,79 +153,77 @@ async function main (): Promise<void> {
   const probes: Report['probes'] = {}
   const memory: Record<string, MemoryResult> = {}
   const failures: Record<string, string> = {}
-  const rounds = config.rounds as number
-  const scenarios: Scenario[] = [...LOAD_SCENARIOS]
+  const rounds = config.rounds
+  const scenarios = config.scenarios
 
+  const live = new Map<string, { child: ContenderProcess, cookies: string[] }>()
+  const fail = (name: string, err: unknown): void => {
+    failures[name] = (err as Error).message
+    console.error(`bench: ${name} failed: ${(err as Error).stack ?? String(err)}`)
+  }
   try {
+    // Phase 1, one contender process at a time on an empty database: memory per session, then
+    // round trips, commands and the content of each answer, one request at a time.
+    for (const { name, script } of config.contenders) {
+      let child: ContenderProcess | undefined
+      try {
+        await admin.flushdb()
+        child = await ContenderProcess.start(name, script, redis.url)
+        // The first logins also load scripts and grow buffers: count used_memory over the rest only.
+        const primed = await createSessions(child.port, 20)
+        const memBefore = await usedMemory(admin)
+        const sessions = await createSessions(child.port, config.sessions - 20, 16, primed)
+        memory[name] = await measureMemory(admin, memBefore, await usedMemory(admin), config.sessions - 20)
+        if (config.probe) {
+          const results: Partial<Record<Scenario, ProbeResult>> = {}
+          for (const scenario of ['read', 'write', 'login', 'public'] as const) {
+            results[scenario] = await probe(child, admin, scenario, sessions, scenario === 'login' ? 30 : 100)
+          }
+          probes[name] = results
+        }
+      } catch (err) {
+        fail(name, err)
+      } finally {
+        await child?.stop()
+      }
+    }
+
+    // Phase 2, the load. Every contender gets a fresh process and its own sessions, then the runs
+    // alternate: each scenario runs on each contender in turn, round after round (the order rotated),
+    // so a busy spell on the machine hits all contenders alike and paired ratios stay fair. Only the
+    // contender under load does any work; the others sit idle.
+    await admin.flushdb()
+    for (const { name, script } of config.contenders) {
+      if (failures[name] !== undefined) continue
+      try {
+        const child = await ContenderProcess.start(name, script, redis.url)
+        live.set(name, { child, cookies: (await createSessions(child.port, config.sessions)).cookies })
+      } catch (err) {
+        fail(name, err)
+      }
+    }
     for (let round = 1; round <= rounds; round++) {
-      // Rotate the order each round, so no contender always runs first (or right after another).
-      const order = config.contenders.map((_, i) => config.contenders[(i + round - 1) % config.contenders.length])
-      for (const { name, script } of order) {
-        if (failures[name] !== undefined) continue
-        let child: ContenderProcess | undefined
-        const slotStarted = Date.now()
-        try {
-          await admin.flushdb()
-          child = await ContenderProcess.start(name, script, redis.url)
-          const ready = Date.now()
-          const memBefore = await usedMemory(admin)
-          const sessions = await createSessions(child.port, config.sessions as number)
-          const memAfter = await usedMemory(admin)
-          console.error(`round ${round} ${name}: started in ${((ready - slotStarted) / 1000).toFixed(1)} s, ${sessions.cookies.length} sessions in ${((Date.now() - ready) / 1000).toFixed(1)} s`)
-          if (round === 1) {
-            memory[name] = await measureMemory(admin, memBefore, memAfter)
-            if (config.probe) {
-              const results: Partial<Record<Scenario, ProbeResult>> = {}
-              for (const scenario of ['read', 'write', 'login', 'public'] as const) {
-                results[scenario] = await probe(child, admin, scenario, sessions, scenario === 'login' ? 30 : 100)
-              }
-              probes[name] = results
-            }
-          }
-          for (const scenario of scenarios) {
-            const seconds = scenario === 'login' ? config.loginDuration as number : config.duration as number
-            await load(child.port, scenario, sessions.cookies, config.warmup as number, config.connections as number)
-            const stats0 = await child.stats()
-            const redisCpu0 = await redisCpuMicros(admin)
-            const commands0 = await commandCounts(admin)
-            const machine0 = machineCpu()
-            const runner0 = process.cpuUsage()
-            const result = await load(child.port, scenario, sessions.cookies, seconds, config.connections as number)
-            const runner1 = process.cpuUsage(runner0)
-            const machine1 = machineCpu()
-            const stats1 = await child.stats()
-            const redisCpu1 = await redisCpuMicros(admin)
-            const commands1 = await commandCounts(admin)
-            const n = Math.max(result.responses, 1)
-            const ours = runner1.user + runner1.system + (stats1.cpuMicros - stats0.cpuMicros) + (redisCpu1 - redisCpu0)
-            const machineTotal = machine1.total - machine0.total
-            const record: RunRecord = {
-              round,
-              contender: name,
-              scenario,
-              load: result,
-              serverCpuMicros: (stats1.cpuMicros - stats0.cpuMicros) / n,
-              redisCpuMicros: (redisCpu1 - redisCpu0) / n,
-              redisCommands: sum(commandDelta(commands0, commands1)) / n,
-              runnerCpuMicros: (runner1.user + runner1.system) / n,
-              // What other processes took from the machine meanwhile (0 on a quiet machine).
-              foreignCpu: machineTotal > 0 ? Math.max(0, (machine1.busy - machine0.busy - ours) / machineTotal) : 0
-            }
+      const names = [...live.keys()]
+      const order = names.map((_, i) => names[(i + round - 1) % names.length])
+      for (const scenario of scenarios) {
+        const seconds = scenario === 'login' ? config.loginDuration : config.duration
+        for (const name of order) {
+          const contender = live.get(name)
+          if (contender === undefined || failures[name] !== undefined) continue
+          try {
+            const record = await measuredRun(contender.child, admin, scenario, contender.cookies, seconds, config, round)
             runs.push(record)
-            console.error(`round ${round} ${name.padEnd(16)} ${scenario.padEnd(5)} ${result.rps.toFixed(0).padStart(6)} req/s  ` +
-              `p50 ${result.p50} ms  p99 ${result.p99} ms  errors ${result.errors}  cpu ${record.serverCpuMicros.toFixed(0)} µs/req  ` +
-              `others ${(record.foreignCpu * 100).toFixed(0)}%`)
+            console.error(`round ${round} ${name.padEnd(16)} ${scenario.padEnd(5)} ${record.load.rps.toFixed(0).padStart(6)} req/s  ` +
+              `p50 ${record.load.p50} ms  p99 ${record.load.p99} ms  errors ${record.load.errors}  ` +
+              `cpu ${record.serverCpuMicros.toFixed(0)} µs/req  others ${(record.foreignCpu * 100).toFixed(0)}%`)
+          } catch (err) {
+            fail(name, err)
           }
-        } catch (err) {
-          failures[name] = (err as Error).message
-          console.error(`bench: ${name} failed: ${(err as Error).stack ?? String(err)}`)
-        } finally {
-          await child?.stop()
-          console.error(`round ${round} ${name}: ${((Date.now() - slotStarted) / 1000).toFixed(1)} s`)
         }
       }
     }
   } finally {
+    for (const { child } of live.values()) await child.stop()
     admin.disconnect()
     await redis.stop()
     closeAgent()

@@ -20,12 +20,13 @@ export function usernameFor (i: number): string {
   return 'user-' + String(i).padStart(6, '0')
 }
 
-/** Log `count` users in through the contender's own /login route, `concurrency` at a time. */
-export async function createSessions (port: number, count: number, concurrency = 16): Promise<Sessions> {
-  const sessions: Sessions = { cookies: new Array(count), usernames: new Array(count), counters: new Array(count).fill(0) }
-  let next = 0
+/** Log `count` more users in through the contender's own /login route, `concurrency` at a time. */
+export async function createSessions (port: number, count: number, concurrency = 16, sessions: Sessions = { cookies: [], usernames: [], counters: [] }): Promise<Sessions> {
+  const first = sessions.cookies.length
+  const end = first + count
+  let next = first
   const worker = async (): Promise<void> => {
-    while (next < count) {
+    while (next < end) {
       const i = next++
       const username = usernameFor(i)
       const reply = await request(port, 'POST', '/login', { json: { username } })
@@ -35,6 +36,7 @@ export async function createSessions (port: number, count: number, concurrency =
       }
       sessions.cookies[i] = cookie
       sessions.usernames[i] = username
+      sessions.counters[i] = 0
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
@@ -164,7 +166,7 @@ export interface MemoryResult {
   sessions: number
   /** Median MEMORY USAGE (SAMPLES 0) of the session keys, bytes. */
   memoryUsage: number
-  /** used_memory growth while the sessions were created, per session (keys, expiry entries, allocator). */
+  /** used_memory growth per session while most of them were created (keys, expiry entries, allocator). */
   usedMemoryPerSession: number
   type: string
   encoding: string
@@ -173,7 +175,7 @@ export interface MemoryResult {
 }
 
 /** What the sessions in an otherwise empty database cost. */
-export async function measureMemory (admin: Redis, usedBefore: number, usedAfter: number): Promise<MemoryResult> {
+export async function measureMemory (admin: Redis, usedBefore: number, usedAfter: number, counted: number): Promise<MemoryResult> {
   const keys: string[] = []
   let cursor = '0'
   do {
@@ -188,7 +190,7 @@ export async function measureMemory (admin: Redis, usedBefore: number, usedAfter
   return {
     sessions: keys.length,
     memoryUsage: usages[Math.floor(usages.length / 2)],
-    usedMemoryPerSession: Math.round((usedAfter - usedBefore) / keys.length),
+    usedMemoryPerSession: Math.round((usedAfter - usedBefore) / counted),
     type: await admin.type(keys[0]),
     encoding: String(await admin.object('ENCODING', keys[0])),
     keyBytes: Buffer.byteLength(keys[0])

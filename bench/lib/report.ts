@@ -147,19 +147,20 @@ export function markdown (report: Report): string {
   const out: string[] = []
   out.push(`Machine: ${machine.nproc} CPUs (nproc), ${machine.cpu}; Node ${machine.node}; redis-server ${machine.redis}; ${machine.os}. ${report.date}.`)
   out.push('')
-  out.push(`Run: \`${String(config.command)}\`: ${String(config.rounds)} rounds, contenders alternating; ${String(config.connections)} connections; ` +
-    `read/write ${String(config.duration)} s and login ${String(config.loginDuration)} s per run after a ${String(config.warmup)} s warm-up; ` +
-    `${String(config.sessions)} sessions per contender, cookies rotated. Medians of the rounds; × floor is the median of per-round ratios.`)
+  out.push(`Run: \`${String(config.command)}\`: ${String(config.rounds)} rounds; in each, every scenario runs on every contender in turn ` +
+    `(the order rotated each round), ${String(config.connections)} connections, read/write ${String(config.duration)} s and login ` +
+    `${String(config.loginDuration)} s per run after a ${String(config.warmup)} s warm-up; ${String(config.sessions)} sessions per contender, ` +
+    'cookies rotated. Medians of the rounds; × floor is the median of the per-round ratios.')
   const foreign = report.runs.map((r) => r.foreignCpu)
   out.push('')
   out.push(`Other processes on the machine took ${fmt(median(foreign) * 100)}% of its CPU during the median run (up to ${fmt(Math.max(0, ...foreign) * 100)}%); ` +
     'req/s suffers most from that, CPU time per request least.')
   out.push('')
-  out.push('| Contender | Scenario | req/s | × floor | p50 ms | p99 ms | errors | server CPU µs/req | Redis CPU µs/req | Redis cmds/req | round trips/req |')
-  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  out.push('| Contender | Scenario | req/s | (min–max) | × floor | p50 ms | p99 ms | errors | server CPU µs/req | Redis CPU µs/req | Redis cmds/req | round trips/req |')
+  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
   for (const s of report.summaries) {
     const rt = report.probes[s.contender]?.[s.scenario]?.roundTripsPerRequest
-    out.push(`| ${s.contender} | ${s.scenario} | ${fmt(s.rps)} | ${ratio(s.ratioToFloor)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${s.errors} | ` +
+    out.push(`| ${s.contender} | ${s.scenario} | ${fmt(s.rps)} | ${fmt(s.rpsMin)}–${fmt(s.rpsMax)} | ${ratio(s.ratioToFloor)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${s.errors} | ` +
       `${fmt(s.serverCpuMicros)} | ${fmt(s.redisCpuMicros)} | ${fmt(s.redisCommands, 2)} | ${fmt(rt, 2)} |`)
   }
   out.push('')
