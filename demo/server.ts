@@ -182,7 +182,9 @@ export async function main (argv = process.argv.slice(2), env = process.env): Pr
     process.exitCode = 1
     return
   }
-  app.log.info({ redis: config.redisAddress }, 'demo ready')
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host
+  const { port } = app.server.address() as { port: number }
+  app.log.info({ redis: config.redisAddress }, `demo ready: open http://${shown}:${port}`)
 
   const shutdown = (signal: NodeJS.Signals): void => {
     if (closing) {

@@ -131,9 +131,10 @@ t.test('SIGTERM: stops accepting, finishes the request in flight, closes Redis, 
   const port = await freePort()
   const server = startServer(['--port', String(port), '--host', '127.0.0.1', '--redis-host', '127.0.0.1', '--redis-port', String(redisServer.port)])
   t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
-  await waitFor('the demo to start', () => server.out().includes('"msg":"demo ready"') || server.child.exitCode !== null, 60_000)
+  await waitFor('the demo to start', () => server.out().includes('"msg":"demo ready') || server.child.exitCode !== null, 60_000)
   t.equal(server.child.exitCode, null, 'running: ' + server.err())
   const base = `http://127.0.0.1:${port}`
+  t.match(server.out(), `"msg":"demo ready: open ${base}"`, 'says where to open it')
 
   const login = await fetch(`${base}/login`, {
     method: 'POST',
