@@ -18,7 +18,9 @@ export interface Demo {
 export async function buildDemo (t: Tap, options: Partial<DemoOptions> & { url?: string } = {}): Promise<Demo> {
   const { url, ...rest } = options
   const redis = await newClient(t, url)
-  const appClient = rest.redis ?? await newClient(t, url)
+  // Tests that stop Redis on purpose expect connection errors: keep ioredis from printing them as unhandled.
+  redis.on('error', () => {})
+  const appClient = rest.redis ?? (await newClient(t, url)).on('error', () => {})
   const prefix = rest.prefix ?? uniquePrefix()
   const app = buildApp({ ...rest, redis: appClient, prefix })
   await app.ready()
