@@ -4,7 +4,8 @@
 //
 // Options: --quick, --rounds N, --duration S, --login-duration S, --warmup S, --connections N,
 //          --sessions N, --only a,b, --scenarios read,write, --extra name=/path/to/server.js (an A/B
-//          contender, repeatable), --no-probe (skip the one-at-a-time round-trip and validity probe).
+//          contender, repeatable), --no-probe (skip the one-at-a-time round-trip and validity probe),
+//          --no-pin (do not pin runner + Redis to CPU 0 and the server to CPU 1 with taskset).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, release, type } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -17,7 +18,7 @@ import {
   commandCounts, commandDelta, createSessions, machineCpu, measureMemory, probe, redisCpuMicros, sum, usedMemory,
   type MemoryResult, type ProbeResult
 } from './lib/probe'
-import { BenchRedis } from './lib/redis-server'
+import { BenchRedis, pinSelf, pinning } from './lib/redis-server'
 import { evaluateTargets, markdown, summarise, type Report, type RunRecord } from './lib/report'
 import { CONTENDERS, LOAD_SCENARIOS, type Scenario } from './lib/scenarios'
 
@@ -37,6 +38,7 @@ interface Config {
   contenders: Array<{ name: string, script: string }>
   scenarios: Scenario[]
   probe: boolean
+  pin: boolean
 }
 
 function options (): Config {
@@ -52,7 +54,8 @@ function options (): Config {
       only: { type: 'string' },
       scenarios: { type: 'string' },
       extra: { type: 'string', multiple: true, default: [] },
-      'no-probe': { type: 'boolean', default: false }
+      'no-probe': { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false }
     },
     strict: true
   })
@@ -87,7 +90,8 @@ function options (): Config {
     sessions: Math.max(100, num(values.sessions, 1000)),
     contenders,
     scenarios,
-    probe: values['no-probe'] !== true
+    probe: values['no-probe'] !== true,
+    pin: values['no-pin'] !== true
   }
 }
 
@@ -144,7 +148,9 @@ async function main (): Promise<void> {
   }, HARD_LIMIT_MS)
   limit.unref()
 
-  const redis = await BenchRedis.start()
+  const cpus = config.pin ? pinning() : undefined
+  if (cpus !== undefined && !pinSelf(cpus.runner)) throw new Error('taskset could not pin the runner; use --no-pin')
+  const redis = await BenchRedis.start(cpus?.redis)
   const admin = new Redis(redis.url)
   const redisVersion = /^redis_version:(.+)$/m.exec(await admin.info('server'))?.[1]?.trim() ?? 'unknown'
   console.error(`bench: redis-server ${redisVersion} pid ${String(redis.pid)} on ${redis.url}; ${config.contenders.length} contenders × ${String(config.rounds)} rounds`)
@@ -168,7 +174,7 @@ async function main (): Promise<void> {
       let child: ContenderProcess | undefined
       try {
         await admin.flushdb()
-        child = await ContenderProcess.start(name, script, redis.url)
+        child = await ContenderProcess.start(name, script, redis.url, [], cpus?.server)
         // The first logins also load scripts and grow buffers: count used_memory over the rest only.
         const primed = await createSessions(child.port, 20)
         const memBefore = await usedMemory(admin)
@@ -196,7 +202,7 @@ async function main (): Promise<void> {
     for (const { name, script } of config.contenders) {
       if (failures[name] !== undefined) continue
       try {
-        const child = await ContenderProcess.start(name, script, redis.url)
+        const child = await ContenderProcess.start(name, script, redis.url, [], cpus?.server)
         live.set(name, { child, cookies: (await createSessions(child.port, config.sessions)).cookies })
       } catch (err) {
         fail(name, err)
@@ -234,7 +240,7 @@ async function main (): Promise<void> {
   const report: Report = {
     date: new Date().toISOString(),
     machine: { nproc: availableParallelism(), cpu: cpuModel(), node: process.version, redis: redisVersion, os: `${type()} ${release()}` },
-    config: { ...config, contenders: names, elapsedSeconds: Math.round((Date.now() - started) / 1000) },
+    config: { ...config, contenders: names, pinned: cpus ?? 'no', elapsedSeconds: Math.round((Date.now() - started) / 1000) },
     summaries: summarise(runs, names, scenarios),
     probes,
     memory,

@@ -9,6 +9,8 @@ export interface ServerStats {
   cpuMicros: number
   roundTrips: number
   writes: number
+  heapUsed: number
+  rss: number
 }
 
 export class ContenderProcess {
@@ -24,10 +26,14 @@ export class ContenderProcess {
 
   get pid (): number | undefined { return this.#child.pid }
 
-  /** Start `node [nodeArgs] script` with BENCH_PORT and BENCH_REDIS_URL, and wait until it answers. */
-  static async start (name: string, script: string, redisUrl: string, nodeArgs: string[] = []): Promise<ContenderProcess> {
+  /**
+   * Start `node [nodeArgs] script` with BENCH_PORT and BENCH_REDIS_URL, and wait until it answers.
+   * With `cpus`, pinned by taskset (which execs node, so the PID is node's).
+   */
+  static async start (name: string, script: string, redisUrl: string, nodeArgs: string[] = [], cpus?: string): Promise<ContenderProcess> {
     const port = await freePort()
-    const child = spawn(process.execPath, [...nodeArgs, script], {
+    const command = cpus === undefined ? [process.execPath] : ['taskset', '-c', cpus, process.execPath]
+    const child = spawn(command[0], [...command.slice(1), ...nodeArgs, script], {
       env: { ...process.env, BENCH_PORT: String(port), BENCH_REDIS_URL: redisUrl },
       // The IPC channel lets the child notice when the runner dies, and stop.
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']

@@ -23,7 +23,6 @@ interface AutocannonResult {
   latency: { p50: number, p99: number, average: number, max: number }
 }
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult> & { stop?: () => void }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as Autocannon
 
 export interface LoadResult {

@@ -1,7 +1,8 @@
 // A private redis-server for the benchmark: a free loopback port, no persistence, stopped by its PID.
 // (The same idea as test/helpers/redis-server.ts, kept here so the bench builds on its own.)
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 
@@ -17,6 +18,21 @@ export function freePort (): Promise<number> {
   })
 }
 
+/**
+ * CPUs to pin the runner, Redis and the server under test to, so the scheduler does not move them
+ * between runs (on 2 CPUs that alone swings req/s by a third): the server gets CPU 1 to itself,
+ * the load generator and Redis share CPU 0. Undefined when there is no taskset or fewer than 2 CPUs.
+ */
+export function pinning (): { runner: string, redis: string, server: string } | undefined {
+  if (availableParallelism() < 2 || spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) return undefined
+  return { runner: '0', redis: '0', server: '1' }
+}
+
+/** Pin this process (all its threads) to `cpus`; false when that did not work. */
+export function pinSelf (cpus: string): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' }).status === 0
+}
+
 export class BenchRedis {
   readonly port: number
   readonly url: string
@@ -30,12 +46,16 @@ export class BenchRedis {
 
   get pid (): number | undefined { return this.#child.pid }
 
-  static async start (binary = process.env.REDIS_SERVER ?? 'redis-server'): Promise<BenchRedis> {
+  /** Start on a free port; with `cpus` (such as "0"), pinned to those CPUs by taskset, which keeps the PID. */
+  static async start (cpus?: string, binary = process.env.REDIS_SERVER ?? 'redis-server'): Promise<BenchRedis> {
     const port = await freePort()
-    const child = spawn(binary, [
+    const args = [
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--daemonize', 'no', '--loglevel', 'warning'
-    ], { stdio: 'ignore' })
+    ]
+    const child = cpus === undefined
+      ? spawn(binary, args, { stdio: 'ignore' })
+      : spawn('taskset', ['-c', cpus, binary, ...args], { stdio: 'ignore' })
     const pid = child.pid
     // Never outlive the runner, even when it crashes.
     const reap = (): void => { try { if (pid !== undefined && child.exitCode === null) process.kill(pid, 'SIGKILL') } catch {} }

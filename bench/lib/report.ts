@@ -150,7 +150,10 @@ export function markdown (report: Report): string {
   out.push(`Run: \`${String(config.command)}\`: ${String(config.rounds)} rounds; in each, every scenario runs on every contender in turn ` +
     `(the order rotated each round), ${String(config.connections)} connections, read/write ${String(config.duration)} s and login ` +
     `${String(config.loginDuration)} s per run after a ${String(config.warmup)} s warm-up; ${String(config.sessions)} sessions per contender, ` +
-    'cookies rotated. Medians of the rounds; × floor is the median of the per-round ratios.')
+    'cookies rotated. Medians of the rounds; × floor is the median of the per-round ratios. ' +
+    (typeof config.pinned === 'object' && config.pinned !== null
+      ? `Pinned with taskset: the server under test on CPU ${String((config.pinned as { server: string }).server)}, autocannon and redis-server on CPU ${String((config.pinned as { runner: string }).runner)}.`
+      : 'Not pinned to CPUs.'))
   const foreign = report.runs.map((r) => r.foreignCpu)
   out.push('')
   out.push(`Other processes on the machine took ${fmt(median(foreign) * 100)}% of its CPU during the median run (up to ${fmt(Math.max(0, ...foreign) * 100)}%); ` +

@@ -60,11 +60,19 @@ export function countRedisRoundTrips (redisPort: number): void {
   } as typeof Socket.prototype.write
 }
 
-/** GET /__stats: CPU time and Redis round trips of this process so far. */
+/** GET /__stats: CPU time, Redis round trips and memory of this process so far. */
 export function statsRoute (app: FastifyInstance, routeConfig: Record<string, unknown> = {}): void {
   app.get('/__stats', { config: routeConfig }, async () => {
     const cpu = process.cpuUsage()
-    return { pid: process.pid, cpuMicros: cpu.user + cpu.system, roundTrips: counters.roundTrips, writes: counters.writes }
+    const memory = process.memoryUsage()
+    return {
+      pid: process.pid,
+      cpuMicros: cpu.user + cpu.system,
+      roundTrips: counters.roundTrips,
+      writes: counters.writes,
+      heapUsed: memory.heapUsed,
+      rss: memory.rss
+    }
   })
 }
 

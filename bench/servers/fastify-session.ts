@@ -13,9 +13,7 @@ interface FastifySession {
 }
 interface ConnectRedisModule { RedisStore: new (options: { client: unknown, ttl: number, prefix?: string }) => object }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const fastifySession = require('@fastify/session') as FastifyPluginCallback<Record<string, unknown>>
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { RedisStore } = require('connect-redis') as ConnectRedisModule
 
 function sessionOf (request: FastifyRequest): FastifySession {

@@ -12,9 +12,7 @@ interface MgcreaSession {
   set: (key: string, value: unknown) => void
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const fastifySession = (require('@mgcrea/fastify-session') as { default: FastifyPluginAsync<Record<string, unknown>> }).default
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { RedisStore } = require('@mgcrea/fastify-session-redis-store') as { RedisStore: new (options: { client: Redis, ttl: number }) => object }
 
 function sessionOf (request: FastifyRequest): MgcreaSession {
