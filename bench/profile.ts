@@ -1,7 +1,7 @@
 // Profile the plugin's hot path: the plugin server under --cpu-prof, one process per scenario
 // (read, then write), loaded by autocannon; then the top self-time entries of each profile.
 //   npm run build && node dist/bench/profile.js [--duration 8] [--scenarios read,write]
-//                                               [--server dist/bench/servers/plugin.js] [--interval 250]
+//                                               [--server dist/bench/servers/plugin.js] [--interval 250] [--no-pin]
 // Profiles go to bench/results/profiles/ (open them in Chrome DevTools or speedscope too).
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -11,7 +11,7 @@ import { ContenderProcess } from './lib/contender'
 import { closeAgent } from './lib/http'
 import { load } from './lib/load'
 import { createSessions } from './lib/probe'
-import { BenchRedis } from './lib/redis-server'
+import { BenchRedis, pinSelf, pinning } from './lib/redis-server'
 import { LOAD_SCENARIOS, type Scenario } from './lib/scenarios'
 
 const OUT = resolve(__dirname, '..', '..', 'bench', 'results', 'profiles')
@@ -25,7 +25,8 @@ async function main (): Promise<void> {
       name: { type: 'string', default: 'plugin' },
       interval: { type: 'string', default: '250' },
       connections: { type: 'string', default: '32' },
-      top: { type: 'string', default: '25' }
+      top: { type: 'string', default: '25' },
+      'no-pin': { type: 'boolean', default: false }
     },
     strict: true
   })
@@ -34,9 +35,14 @@ async function main (): Promise<void> {
   const seconds = Number(values.duration)
   const limit = setTimeout(() => { console.error('profile: giving up after 5 min'); process.exit(3) }, 5 * 60_000)
   limit.unref()
+  process.once('SIGINT', () => process.exit(130))
+  process.once('SIGTERM', () => process.exit(143))
 
   mkdirSync(OUT, { recursive: true })
-  const redis = await BenchRedis.start()
+  // Pinned as in run.ts: the profiled server on a CPU of its own.
+  const cpus = values['no-pin'] === true ? undefined : pinning()
+  if (cpus !== undefined) pinSelf(cpus.runner)
+  const redis = await BenchRedis.start(cpus?.redis)
   const report: string[] = []
   try {
     for (const scenario of scenarios) {
@@ -44,7 +50,7 @@ async function main (): Promise<void> {
       rmSync(dir, { recursive: true, force: true })
       const child = await ContenderProcess.start(values.name ?? 'plugin', resolve(values.server ?? ''), redis.url, [
         '--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${values.interval ?? '250'}`
-      ])
+      ], cpus?.server)
       let requests = 0
       try {
         const sessions = await createSessions(child.port, 1000)

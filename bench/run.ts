@@ -23,7 +23,7 @@ import { evaluateTargets, markdown, summarise, type Report, type RunRecord } fro
 import { CONTENDERS, LOAD_SCENARIOS, type Scenario } from './lib/scenarios'
 
 const RESULTS = resolve(__dirname, '..', '..', 'bench', 'results')
-const HARD_LIMIT_MS = 15 * 60_000
+const HARD_LIMIT_MS = 10 * 60_000
 
 interface Config {
   command: string
@@ -141,13 +141,20 @@ async function measuredRun (child: ContenderProcess, admin: Redis, scenario: Sce
 async function main (): Promise<void> {
   const config = options()
   const started = Date.now()
-  // Everything stops by itself: a run that hangs is killed, children and redis-server with it.
+  // Everything stops by itself: a run that hangs is killed, children and redis-server with it
+  // (their 'exit' handlers kill them by PID; Ctrl-C goes through process.exit for that reason).
+  const perRound = config.scenarios.reduce((s, sc) => s + config.warmup + 0.5 + (sc === 'login' ? config.loginDuration : config.duration), 0)
+  const limitMs = Math.max(HARD_LIMIT_MS, 2 * 1000 * (60 + config.contenders.length * (10 + config.rounds * perRound)))
   const limit = setTimeout(() => {
-    console.error(`bench: still running after ${HARD_LIMIT_MS / 60_000} min; giving up`)
+    console.error(`bench: still running after ${Math.round(limitMs / 60_000)} min; giving up`)
     process.exit(3)
-  }, HARD_LIMIT_MS)
+  }, limitMs)
   limit.unref()
+  process.once('SIGINT', () => process.exit(130))
+  process.once('SIGTERM', () => process.exit(143))
 
+  // Before pinning: availableParallelism() follows this process's CPU affinity.
+  const machine = { nproc: availableParallelism(), cpu: cpuModel(), node: process.version, os: `${type()} ${release()}` }
   const cpus = config.pin ? pinning() : undefined
   if (cpus !== undefined && !pinSelf(cpus.runner)) throw new Error('taskset could not pin the runner; use --no-pin')
   const redis = await BenchRedis.start(cpus?.redis)
@@ -239,7 +246,7 @@ async function main (): Promise<void> {
   const partial: Pick<Report, 'runs' | 'probes' | 'memory'> = { runs, probes, memory }
   const report: Report = {
     date: new Date().toISOString(),
-    machine: { nproc: availableParallelism(), cpu: cpuModel(), node: process.version, redis: redisVersion, os: `${type()} ${release()}` },
+    machine: { ...machine, redis: redisVersion },
     config: { ...config, contenders: names, pinned: cpus ?? 'no', elapsedSeconds: Math.round((Date.now() - started) / 1000) },
     summaries: summarise(runs, names, scenarios),
     probes,

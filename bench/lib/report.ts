@@ -49,7 +49,7 @@ export interface Report {
   runs: RunRecord[]
 }
 
-export interface TargetLine { pass: boolean, text: string }
+export interface TargetLine { status: 'PASS' | 'FAIL' | 'SKIP', text: string }
 
 export function median (values: number[]): number {
   if (values.length === 0) return NaN
@@ -108,7 +108,7 @@ export function evaluateTargets (report: Pick<Report, 'runs' | 'probes' | 'memor
   const lines: TargetLine[] = []
   const { runs, probes, memory } = report
   const check = (pass: boolean | undefined, text: string): void => {
-    lines.push({ pass: pass === true, text: pass === undefined ? text + ' (not measured)' : text })
+    lines.push({ status: pass === undefined ? 'SKIP' : pass ? 'PASS' : 'FAIL', text: pass === undefined ? text + ' (not measured in this run)' : text })
   }
   for (const scenario of ['read', 'write'] as const) {
     const toFloor = pairedRatio(runs, subject, 'floor', scenario)
@@ -190,6 +190,6 @@ export function markdown (report: Report): string {
   out.push('')
   out.push('Targets (this plugin):')
   out.push('')
-  for (const t of report.targets) out.push(`- ${t.pass ? 'PASS' : 'FAIL'} ${t.text}`)
+  for (const t of report.targets) out.push(`- ${t.status} ${t.text}`)
   return out.join('\n') + '\n'
 }
