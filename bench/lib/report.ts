@@ -49,7 +49,7 @@ export interface Report {
   runs: RunRecord[]
 }
 
-export interface TargetLine { status: 'PASS' | 'FAIL' | 'SKIP', text: string }
+export interface TargetLine { status: 'PASS' | 'FAIL' | 'SKIP' | 'INFO', text: string }
 
 export function median (values: number[]): number {
   if (values.length === 0) return NaN
@@ -90,13 +90,14 @@ export function summarise (runs: RunRecord[], contenders: readonly string[], sce
   return out
 }
 
-/** Median over rounds of a's req/s ÷ b's req/s in the same round. */
-export function pairedRatio (runs: RunRecord[], a: string, b: string, scenario: Scenario): number | undefined {
+/** Median over rounds of a's req/s ÷ b's req/s in the same round (or of another per-run measure). */
+export function pairedRatio (runs: RunRecord[], a: string, b: string, scenario: Scenario,
+  measure: (r: RunRecord) => number = (r) => r.load.rps): number | undefined {
   const ratios: number[] = []
   for (const r of runs) {
     if (r.contender !== a || r.scenario !== scenario) continue
     const other = runs.find((o) => o.contender === b && o.scenario === scenario && o.round === r.round)
-    if (other !== undefined) ratios.push(r.load.rps / other.load.rps)
+    if (other !== undefined) ratios.push(measure(r) / measure(other))
   }
   return ratios.length > 0 ? median(ratios) : undefined
 }
@@ -132,6 +133,19 @@ export function evaluateTargets (report: Pick<Report, 'runs' | 'probes' | 'memor
   const invalid = Object.values(probes[subject] ?? {}).reduce((n, p) => n + (p?.invalid ?? 0), 0)
   check(runs.some((r) => r.contender === subject) ? errors === 0 && invalid === 0 : undefined,
     `validity: ${errors} non-2xx/socket errors under load, ${invalid} wrong answers in the probes (target 0)`)
+  // Not targets: the steadier view (server CPU per request), and the auto-pipelining variant.
+  const cpu = (r: RunRecord): number => r.serverCpuMicros
+  for (const scenario of ['read', 'write'] as const) {
+    const vsSession = pairedRatio(runs, 'fastify-session', subject, scenario, cpu)
+    const vsFloor = pairedRatio(runs, 'floor', subject, scenario, cpu)
+    if (vsSession !== undefined || vsFloor !== undefined) {
+      lines.push({ status: 'INFO', text: `${scenario}: ${subject} uses ${ratio(vsSession)} less server CPU per request than @fastify/session + connect-redis, ${ratio(vsFloor)} less than floor` })
+    }
+  }
+  for (const scenario of ['read', 'write', 'login'] as const) {
+    const auto = pairedRatio(runs, subject + '-autopipe', subject, scenario)
+    if (auto !== undefined) lines.push({ status: 'INFO', text: `${scenario}: ${subject}-autopipe (ioredis enableAutoPipelining) req/s = ${ratio(auto)} ${subject}'s` })
+  }
   return lines
 }
 
