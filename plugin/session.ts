@@ -15,7 +15,8 @@ export const kFlush = Symbol('fastify-redis-hash-session.flush')
 export const kCookieAction = Symbol('fastify-redis-hash-session.cookieAction')
 export const kHasPending = Symbol('fastify-redis-hash-session.hasPending')
 
-const EMPTY: ReadonlyMap<string, string> = new Map()
+// Shared by every session without an ID; never written to (writes need an ID, which brings a Map of its own).
+const EMPTY = new Map<string, string>()
 
 export class Session {
   readonly #store: RedisSessionStore
@@ -24,7 +25,7 @@ export class Session {
   #id: string | undefined
   #isNew = false
   /** The hash as Redis holds it (reserved fields included), as of the last read or write. */
-  #fields: ReadonlyMap<string, string>
+  #fields: Map<string, string>
   /** Field changes not yet written: a value, or null for a delete. */
   #pending: Map<string, string | null> | undefined
   /** Whether the request came with a session cookie (so destroy() clears even a stale one). */
@@ -109,9 +110,10 @@ export class Session {
       await this.save()
       return by
     }
-    const value = await this.#store.incrementField(this.#id, field, by)
+    const value = await this.#store.increment(this.#id, field, by)
     if (value === null) throw this.#gone()
-    this.#fields = new Map(this.#fields).set(field, String(value))
+    // #fields is this request's own Map (from load or write) whenever there is an ID: update it in place.
+    this.#fields.set(field, String(value))
     return value
   }
 
@@ -121,7 +123,7 @@ export class Session {
     checkTtl(seconds)
     if (this.#id === undefined) throw new NoSessionError('setTtl')
     if (!await this.#store.setTtl(this.#id, seconds)) throw this.#gone()
-    this.#fields = new Map(this.#fields).set(SESSION_TTL, String(seconds))
+    this.#fields.set(SESSION_TTL, String(seconds))
   }
 
   /** Start a fresh session with a new ID (destroying any current one), holding `data`; sets the cookie. Returns the ID. */
@@ -205,12 +207,11 @@ export class Session {
       return
     }
     if (await this.#store.persist(this.#id, changes)) {
-      const fields = new Map(this.#fields)
+      const fields = this.#fields
       for (const [field, value] of changes) {
         if (value === null) fields.delete(field)
         else fields.set(field, value)
       }
-      this.#fields = fields
     } else {
       // Destroyed or expired meanwhile: nothing was written, and the browser should forget the ID.
       this.#reset()

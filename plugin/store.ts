@@ -19,9 +19,34 @@ export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_AC
 // 32 random bytes in base64url are 43 characters; the last one carries 4 bits, so only 16 letters fit.
 const ID_SHAPE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 
+let lastMs = 0
+let lastIso = ''
+/** The current time as ISO 8601, formatted at most once per millisecond. */
+export function nowIso (): string {
+  const ms = Date.now()
+  if (ms !== lastMs) {
+    lastMs = ms
+    lastIso = new Date(ms).toISOString()
+  }
+  return lastIso
+}
+
+// randomBytes() per ID costs a call into OpenSSL each time; 128 IDs' worth at once costs about one.
+const ID_BYTES = 32
+const POOL_SIZE = ID_BYTES * 128
+let pool = Buffer.alloc(0)
+let poolOffset = 0
+
 /** A new session ID: 256 bits from the CSPRNG, base64url. */
 export function generateId (): string {
-  return randomBytes(32).toString('base64url')
+  if (poolOffset === pool.length) {
+    pool = randomBytes(POOL_SIZE)
+    poolOffset = 0
+  }
+  const id = pool.toString('base64url', poolOffset, poolOffset + ID_BYTES)
+  // Never hand out the same bytes twice.
+  pool.fill(0, poolOffset, poolOffset += ID_BYTES)
+  return id
 }
 
 /** Whether a value has the exact shape of an ID we issue; anything else never reaches Redis. */
@@ -133,7 +158,7 @@ export class RedisSessionStore {
     this.checkField(field)
     if (!Number.isSafeInteger(by)) throw new InvalidValueError(field, `increment ${describe(by)} is not a whole number`)
     if (!isValidId(id)) return null
-    return await this.#run(this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
+    return await this.increment(id, field, by)
   }
 
   /** Change a session's own TTL (stored field and key expiry, atomically); false when the session does not exist. */
@@ -167,7 +192,7 @@ export class RedisSessionStore {
 
   /** @internal Load and slide (one round trip); null when the key does not exist. */
   async load (id: string): Promise<Map<string, string> | null> {
-    const flat = await this.#run(this.#redis.fastifySessionLoad(this.key(id), new Date().toISOString(), this.#options.ttl))
+    const flat = await this.#run(this.#redis.fastifySessionLoad(this.key(id), nowIso(), this.#options.ttl))
     return flat.length === 0 ? null : toMap(flat)
   }
 
@@ -176,7 +201,7 @@ export class RedisSessionStore {
    * with its TTL, atomically. `createdAt` is kept by regenerate(). Returns the full hash as written.
    */
   async write (id: string, fields: Map<string, string>, ttl: number, createdAt?: string): Promise<Map<string, string>> {
-    const now = new Date().toISOString()
+    const now = nowIso()
     const hash = new Map(fields)
     hash.set(CREATED_AT, createdAt ?? now)
     hash.set(LAST_ACCESSED_AT, now)
@@ -188,6 +213,11 @@ export class RedisSessionStore {
       throw new RedisReplyError(`a session with the new ID ${id.slice(0, 8)}… already exists`)
     }
     return hash
+  }
+
+  /** @internal HINCRBY while the session exists; the caller has checked the ID, field and increment. Null when gone. */
+  async increment (id: string, field: string, by: number): Promise<number | null> {
+    return await this.#run(this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
   }
 
   /** @internal Field-level changes while the session exists (null value = delete). False when it was gone. */
@@ -210,10 +240,9 @@ export class RedisSessionStore {
   /** Bound a Redis call by `timeout` and turn its failures into coded errors. */
   #run<T> (command: Promise<T>, field?: string): Promise<T> {
     const ms = this.#options.timeout
+    if (ms === 0) return command.catch((err: Error) => { throw translate(err, field) })
     return new Promise<T>((resolve, reject) => {
-      const timer = ms > 0
-        ? setTimeout(() => reject(new RedisUnavailableError(`no answer within ${ms} ms`)), ms)
-        : undefined
+      const timer = setTimeout(() => reject(new RedisUnavailableError(`no answer within ${ms} ms`)), ms)
       command.then((value) => {
         clearTimeout(timer)
         resolve(value)

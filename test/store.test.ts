@@ -1,7 +1,7 @@
 // RedisSessionStore on its own, outside HTTP: the same data model, and no call but createSession()
 // ever creates a key.
 import t, { type Test } from 'tap'
-import { RedisSessionStore } from '../plugin'
+import { RedisSessionStore, generateId, isValidId } from '../plugin'
 import { newClient, uniquePrefix } from './helpers/build'
 
 async function setup (t: Test, ttl = 1800) {
@@ -110,4 +110,11 @@ t.test('the constructor validates its options', async (t) => {
   t.throws(() => new RedisSessionStore({ redis, ttl: -1 }), { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
   t.throws(() => new RedisSessionStore({ redis: 'redis://x' as never }), { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
   t.throws(() => new RedisSessionStore({ redis, cookieName: 'x' } as never), { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
+})
+
+t.test('generateId() gives well-formed, distinct IDs across refills of its random-byte pool', async (t) => {
+  const ids = Array.from({ length: 1000 }, generateId)
+  t.equal(new Set(ids).size, ids.length, 'no repeats')
+  t.ok(ids.every(isValidId), 'every ID has the exact shape the plugin accepts')
+  t.notOk(ids.includes('A'.repeat(42) + 'A'), 'used pool bytes are never handed out as zeros')
 })
