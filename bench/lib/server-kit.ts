@@ -2,7 +2,7 @@
 // at the socket level (the same for ioredis and node-redis), the GET /__stats route the runner reads,
 // and a listen/stop that never outlives the runner.
 import { Socket } from 'node:net'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 export interface ServerSettings {
   port: number
@@ -101,4 +101,41 @@ export async function serve (app: FastifyInstance, port: number, onClose: () => 
 export function readUsername (body: unknown): string | undefined {
   const username = (body as { username?: unknown } | null)?.username
   return typeof username === 'string' && username.length > 0 && username.length <= 64 ? username : undefined
+}
+
+/** The get/set session API that @fastify/session and @mgcrea/fastify-session share. */
+export interface GetSetSession {
+  get: (key: string) => unknown
+  set: (key: string, value: unknown) => void
+}
+
+/**
+ * The bench routes for a library with a get/set session saved in onSend: login, read, and an
+ * increment that rewrites the counter (read-modify-write, so concurrent increments can be lost).
+ * Neither library has a per-route opt-out, so /public loads (and, rolling, saves) the session too.
+ */
+export function getSetSessionRoutes (app: FastifyInstance): void {
+  const sessionOf = (request: FastifyRequest): GetSetSession => (request as unknown as { session: GetSetSession }).session
+  app.post('/login', async (request, reply) => {
+    const username = readUsername(request.body)
+    if (username === undefined) return await reply.code(400).send({ error: 'username required' })
+    const session = sessionOf(request)
+    session.set('username', username)
+    session.set('counter', 0)
+    return { ok: true }
+  })
+  app.get('/read', async (request, reply) => {
+    const username = sessionOf(request).get('username')
+    if (username === undefined) return await reply.code(401).send({ error: 'no session' })
+    return { username }
+  })
+  app.post('/increment', async (request, reply) => {
+    const session = sessionOf(request)
+    if (session.get('username') === undefined) return await reply.code(401).send({ error: 'no session' })
+    const counter = Number(session.get('counter')) + 1
+    session.set('counter', counter)
+    return { counter }
+  })
+  app.get('/public', async () => ({ ok: true }))
+  statsRoute(app)
 }

@@ -3,22 +3,14 @@
 // Their types are loaded with require() and typed locally: their `request.session` augmentation
 // would clash with this package's in one TypeScript program.
 import fastifyCookie from '@fastify/cookie'
-import Fastify, { type FastifyPluginCallback, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyPluginCallback } from 'fastify'
 import { createClient } from 'redis'
-import { SECRET, TTL, countRedisRoundTrips, readUsername, serve, settings, statsRoute } from '../lib/server-kit'
+import { SECRET, TTL, countRedisRoundTrips, serve, settings, getSetSessionRoutes } from '../lib/server-kit'
 
-interface FastifySession {
-  get: (key: string) => unknown
-  set: (key: string, value: unknown) => void
-}
 interface ConnectRedisModule { RedisStore: new (options: { client: unknown, ttl: number, prefix?: string }) => object }
 
 const fastifySession = require('@fastify/session') as FastifyPluginCallback<Record<string, unknown>>
 const { RedisStore } = require('connect-redis') as ConnectRedisModule
-
-function sessionOf (request: FastifyRequest): FastifySession {
-  return (request as unknown as { session: FastifySession }).session
-}
 
 async function main (): Promise<void> {
   const { port, redisUrl, redisPort } = settings()
@@ -37,33 +29,7 @@ async function main (): Promise<void> {
     cookie: { secure: 'auto', httpOnly: true, sameSite: 'lax', path: '/' }
   })
 
-  app.post('/login', async (request, reply) => {
-    const username = readUsername(request.body)
-    if (username === undefined) return await reply.code(400).send({ error: 'username required' })
-    const session = sessionOf(request)
-    session.set('username', username)
-    session.set('counter', 0)
-    return { ok: true }
-  })
-
-  app.get('/read', async (request, reply) => {
-    const username = sessionOf(request).get('username')
-    if (username === undefined) return await reply.code(401).send({ error: 'no session' })
-    return { username }
-  })
-
-  app.post('/increment', async (request, reply) => {
-    const session = sessionOf(request)
-    if (session.get('username') === undefined) return await reply.code(401).send({ error: 'no session' })
-    // Read-modify-write of the whole session, saved in onSend: concurrent increments can be lost.
-    const counter = Number(session.get('counter')) + 1
-    session.set('counter', counter)
-    return { counter }
-  })
-
-  // @fastify/session has no per-route opt-out: a request with a cookie loads (and, rolling, saves).
-  app.get('/public', async () => ({ ok: true }))
-  statsRoute(app)
+  getSetSessionRoutes(app)
 
   await serve(app, port, async () => { await client.quit() })
 }
