@@ -14,7 +14,9 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
   const opts = resolvePluginOptions(options)
   const redis = typeof opts.redis === 'string' ? await connect(opts.redis) : opts.redis
   if (typeof opts.redis === 'string') {
-    // We made this client, so we close it; a client the caller passed in is theirs to close.
+    // We made this client, so we close it and report its connection errors (ioredis reconnects by
+    // itself); a client the caller passed in is theirs to close and to listen to.
+    redis.on('error', (err: Error) => { fastify.log.warn({ err }, 'fastify-redis-hash-session: Redis connection error') })
     fastify.addHook('onClose', async () => { await redis.quit() })
   }
   const store = new RedisSessionStore({ redis, ...opts.store })

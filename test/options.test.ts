@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import redisSession, { type RedisSessionOptions } from '../plugin'
-import { freePort, redisUrl } from './helpers/redis-server'
+import { freePort, redisUrl, startRedisServer } from './helpers/redis-server'
 import { uniquePrefix } from './helpers/build'
 
 async function registerWith (t: Test, options: Record<string, unknown>) {
@@ -120,4 +120,16 @@ t.test('the defaults', async (t) => {
   t.equal(await redis.exists(`session:${id}`), 1, 'stored at session:<id>')
   t.match(res.headers['set-cookie'], /^sid=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/)
   await redis.del(`session:${id}`)
+})
+
+t.test('the client the plugin owns reports connection errors through the app logger', async (t) => {
+  const server = await startRedisServer(t)
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+  await app.register(redisSession, { redis: server.url, prefix: uniquePrefix() })
+  await app.ready()
+  t.teardown(() => app.close())
+  await server.stop()
+  for (let i = 0; i < 40 && lines.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(lines.join(''), /Redis connection error/)
 })
