@@ -1,6 +1,6 @@
 // The request-scoped session: what the handler sees as `request.session`. It keeps the hash as this
 // request loaded it plus the changes made since, and hands the plugin what to write in onSend.
-import { NoSessionError, SessionGoneError, SessionNotLoadedError, InvalidValueError } from './errors'
+import { NoSessionError, SessionGoneError, SessionNotLoadedError } from './errors'
 import {
   CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, SESSION_TTL, checkTtl, generateId, type RedisSessionStore
 } from './store'
@@ -15,8 +15,9 @@ export const kFlush = Symbol('fastify-redis-hash-session.flush')
 export const kCookieAction = Symbol('fastify-redis-hash-session.cookieAction')
 export const kHasPending = Symbol('fastify-redis-hash-session.hasPending')
 
-// Shared by every session without an ID; never written to (writes need an ID, which brings a Map of its own).
-const EMPTY = new Map<string, string>()
+// Shared by every session without a hash, so a request without a cookie allocates none; read-only,
+// writes go through #writable() (copy on write), so no request can ever see another one's fields.
+const EMPTY: ReadonlyMap<string, string> = new Map()
 
 export class Session {
   readonly #store: RedisSessionStore
@@ -25,7 +26,7 @@ export class Session {
   #id: string | undefined
   #isNew = false
   /** The hash as Redis holds it (reserved fields included), as of the last read or write. */
-  #fields: Map<string, string>
+  #fields: ReadonlyMap<string, string>
   /** Field changes not yet written: a value, or null for a delete. */
   #pending: Map<string, string | null> | undefined
   /** Whether the request came with a session cookie (so destroy() clears even a stale one). */
@@ -98,8 +99,7 @@ export class Session {
   /** Atomically add `by` to an integer field (HINCRBY) and return the new value. Creates the session when there is none. */
   async increment (field: SessionCounterField, by = 1): Promise<number> {
     this.#assertEnabled('increment')
-    this.#store.checkField(field)
-    if (!Number.isSafeInteger(by)) throw new InvalidValueError(field, `increment ${String(by)} is not a whole number`)
+    this.#store.checkIncrement(field, by)
     if (this.#pending?.has(field)) {
       // set() then increment() in one request: write the set first so the count builds on it.
       await this.save()
@@ -112,8 +112,7 @@ export class Session {
     }
     const value = await this.#store.increment(this.#id, field, by)
     if (value === null) throw this.#gone()
-    // #fields is this request's own Map (from load or write) whenever there is an ID: update it in place.
-    this.#fields.set(field, String(value))
+    this.#writable().set(field, String(value))
     return value
   }
 
@@ -123,7 +122,7 @@ export class Session {
     checkTtl(seconds)
     if (this.#id === undefined) throw new NoSessionError('setTtl')
     if (!await this.#store.setTtl(this.#id, seconds)) throw this.#gone()
-    this.#fields.set(SESSION_TTL, String(seconds))
+    this.#writable().set(SESSION_TTL, String(seconds))
   }
 
   /** Start a fresh session with a new ID (destroying any current one), holding `data`; sets the cookie. Returns the ID. */
@@ -207,7 +206,7 @@ export class Session {
       return
     }
     if (await this.#store.persist(this.#id, changes)) {
-      const fields = this.#fields
+      const fields = this.#writable()
       for (const [field, value] of changes) {
         if (value === null) fields.delete(field)
         else fields.set(field, value)
@@ -217,6 +216,12 @@ export class Session {
       this.#reset()
       this[kCookieAction] = 'clear'
     }
+  }
+
+  /** The hash for an in-place update: this request's own Map (from load or write), never the shared EMPTY. */
+  #writable (): Map<string, string> {
+    if (this.#fields === EMPTY) this.#fields = new Map()
+    return this.#fields as Map<string, string>
   }
 
   #changes (): Map<string, string | null> {

@@ -108,6 +108,12 @@ export class RedisSessionStore {
     return field
   }
 
+  /** Check a counter field and its increment; throws a coded error. */
+  checkIncrement (field: unknown, by: unknown): void {
+    this.checkField(field)
+    if (!Number.isSafeInteger(by)) throw new InvalidValueError(field as string, `increment ${describe(by)} is not a whole number`)
+  }
+
   /** Check a field and its value for a write and return the string Redis will hold. */
   encode (field: unknown, value: SessionValue): string {
     const name = this.checkField(field)
@@ -155,8 +161,7 @@ export class RedisSessionStore {
 
   /** Atomically add `by` to an integer field and return the new value; null when the session does not exist. */
   async incrementField (id: string, field: string, by = 1): Promise<number | null> {
-    this.checkField(field)
-    if (!Number.isSafeInteger(by)) throw new InvalidValueError(field, `increment ${describe(by)} is not a whole number`)
+    this.checkIncrement(field, by)
     if (!isValidId(id)) return null
     return await this.increment(id, field, by)
   }

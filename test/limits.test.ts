@@ -13,13 +13,15 @@ t.test('an over-long value is refused with FST_REDIS_SESSION_FIELD_TOO_LARGE (41
   t.equal(hash.a, '1')
   t.equal(hash.big, undefined)
   t.equal((await agent.post('/set', { ok: 'x'.repeat(100) })).statusCode, 200, 'exactly the limit is fine')
+  t.equal(await redis.hstrlen(key(id), 'ok'), 100)
 })
 
 t.test('the limit counts UTF-8 bytes, not characters', async (t) => {
-  const { app } = await build(t, { maxFieldValueBytes: 10 })
+  const { app, redis, key } = await build(t, { maxFieldValueBytes: 10 })
   const agent = new Agent(app)
-  await agent.post('/create')
+  const { id } = (await agent.post('/create')).json()
   t.equal((await agent.post('/set', { v: 'ééééé' })).statusCode, 200, '10 bytes')
+  t.equal(await redis.hget(key(id), 'v'), 'ééééé')
   t.equal((await agent.post('/set', { v: 'éééééé' })).json().code, 'FST_REDIS_SESSION_FIELD_TOO_LARGE', '12 bytes')
 })
 

@@ -17,7 +17,8 @@ async function setup (t: Test, onSet?: () => Promise<void>) {
   redis.on('error', () => {}) // connection errors while the server is down are expected here
   t.teardown(() => { redis.disconnect() })
   const app = Fastify()
-  await app.register(redisSession, { redis, prefix: uniquePrefix(), timeout: 500 })
+  const prefix = uniquePrefix()
+  await app.register(redisSession, { redis, prefix, timeout: 500 })
   sessionRoutes(app)
   app.post('/set-then-wait', async (request) => {
     request.session.set('a', '1')
@@ -25,11 +26,11 @@ async function setup (t: Test, onSet?: () => Promise<void>) {
     return { ok: true }
   })
   t.teardown(() => app.close())
-  return { server, redis, app, agent: new Agent(app) }
+  return { server, redis, app, prefix, agent: new Agent(app) }
 }
 
 t.test('Redis stopped and restarted mid-test', async (t) => {
-  const { server, app, agent } = await setup(t)
+  const { server, app, prefix, agent } = await setup(t)
   const { id } = (await agent.post('/create', { data: { username: 'ann' } })).json()
   t.ok(id)
 
@@ -50,18 +51,24 @@ t.test('Redis stopped and restarted mid-test', async (t) => {
 
   await server.start()
   // The client reconnects by itself; the session was lost with the server (it keeps nothing on disk).
-  let recovered = false
-  for (let i = 0; i < 40 && !recovered; i++) {
-    recovered = (await app.inject({ method: 'POST', url: '/create' })).statusCode === 200
-    if (!recovered) await sleep(250)
+  let created: string | undefined
+  for (let i = 0; i < 40 && created === undefined; i++) {
+    const attempt = await app.inject({ method: 'POST', url: '/create' })
+    if (attempt.statusCode === 200) created = attempt.json().id
+    else await sleep(250)
   }
-  t.ok(recovered, 'sessions work again once Redis is back')
-  t.equal((await agent.get('/session')).statusCode, 200)
+  t.ok(created, 'sessions work again once Redis is back')
+  const check = new Redis(server.url)
+  t.teardown(() => { check.disconnect() })
+  t.equal(await check.exists(prefix + created), 1, 'and the new session is in Redis')
+  const stale = await agent.get('/session')
+  t.equal(stale.statusCode, 200)
+  t.equal(stale.json().id, null, 'the session lost with the restarted server is not adopted')
   t.same(unhandled, [], 'no unhandled rejection')
 })
 
 t.test('Redis slow: requests fail with 503 within the timeout instead of hanging', async (t) => {
-  const { server, agent } = await setup(t)
+  const { server, prefix, agent } = await setup(t)
   await agent.post('/create')
   const admin = new Redis(server.url)
   t.teardown(() => { admin.disconnect() })
@@ -73,7 +80,10 @@ t.test('Redis slow: requests fail with 503 within the timeout instead of hanging
   t.equal(res.json().code, 'FST_REDIS_SESSION_UNAVAILABLE')
   t.ok(elapsed >= 450 && elapsed < 2500, `gave up after ${elapsed} ms (timeout 500 ms, Redis paused for 3 s)`)
   await admin.call('CLIENT', 'UNPAUSE')
-  t.equal((await agent.get('/session')).statusCode, 200, 'fine again after the pause')
+  const after = await agent.get('/session')
+  t.equal(after.statusCode, 200, 'fine again after the pause')
+  t.equal(after.json().id, agent.sid, 'with the same session, which the pause did not lose')
+  t.equal(await admin.exists(prefix + agent.sid), 1)
   t.same(unhandled, [])
 })
 
