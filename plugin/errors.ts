@@ -62,10 +62,20 @@ export const SessionGoneError = createError<'FST_REDIS_SESSION_GONE', 409>(
   409
 )
 
-/** The route opted out with `config: { session: false }`, so there is no session to change. */
-export const SessionNotLoadedError = createError<'FST_REDIS_SESSION_NOT_LOADED', 500, [string]>(
+/**
+ * The session cannot be used here: the route opted out (`config: { session: false }`), or a hook
+ * that runs before the plugin's onRequest tried to change it.
+ */
+export const SessionNotLoadedError = createError<'FST_REDIS_SESSION_NOT_LOADED', 500, [string, string]>(
   'FST_REDIS_SESSION_NOT_LOADED',
-  'session.%s() was called on a route with config.session === false; remove that option from the route to use sessions there.',
+  'session.%s() cannot be used here: %s',
+  500
+)
+
+/** A change that would start a session after the reply was sent or hijacked: its cookie could never reach the browser. */
+export const ReplySentError = createError<'FST_REDIS_SESSION_REPLY_SENT', 500, [string]>(
+  'FST_REDIS_SESSION_REPLY_SENT',
+  'session.%s() would start a session after the reply was sent or hijacked, so the browser could never get its cookie. Nothing was written. Call it before reply.hijack() and send session.setCookieHeader() with your own response.',
   500
 )
 
@@ -76,23 +86,41 @@ export const NotAnIntegerError = createError<'FST_REDIS_SESSION_NOT_AN_INTEGER',
   500
 )
 
-/** Redis did not answer in time, or the connection is down. */
-export const RedisUnavailableError = createError<'FST_REDIS_SESSION_UNAVAILABLE', 503, [string]>(
+/** An increment whose result JavaScript could not hold exactly. */
+export const UnsafeIntegerError = createError<'FST_REDIS_SESSION_UNSAFE_INTEGER', 500, [string]>(
+  'FST_REDIS_SESSION_UNSAFE_INTEGER',
+  'Incrementing session field "%s" would leave the range of exact JavaScript integers (±9007199254740991). Nothing was written.',
+  500,
+  RangeError
+)
+
+/**
+ * Redis is out of reach, did not answer within the request's `timeout`, or is in a state that
+ * passes (loading, out of memory, a replica, a failover). The second part says what became of the
+ * call: nothing was sent, or a write was sent and its outcome is unknown.
+ */
+export const RedisUnavailableError = createError<'FST_REDIS_SESSION_UNAVAILABLE', 503, [string, string]>(
   'FST_REDIS_SESSION_UNAVAILABLE',
-  'The session store is unavailable (%s); retry shortly. Check that Redis is running and reachable.',
+  'The session store is unavailable (%s). %s',
   503
 )
+
+// What a 503 means for the call that got it.
+export const NOT_SENT = 'Nothing was sent; retry shortly.'
+export const RETRY = 'Retry shortly.'
+export const NOTHING_WRITTEN = 'Nothing was written; retry shortly.'
+export const OUTCOME_UNKNOWN = 'The write was sent but not confirmed, so it may or may not have been applied; read the session again before you retry it.'
 
 /** Redis answered with an error we do not expect (a key of another type under the prefix, say). */
 export const RedisReplyError = createError<'FST_REDIS_SESSION_REDIS_ERROR', 500, [string]>(
   'FST_REDIS_SESSION_REDIS_ERROR',
-  'Redis refused a session command: %s. Check that nothing else writes keys under the session prefix.',
+  'Redis refused a session command (%s). Check that nothing else writes keys under the session prefix.',
   500
 )
 
 /** The plugin was given a URL and could not connect at start-up. */
 export const ConnectError = createError<'FST_REDIS_SESSION_CONNECT', 500, [string, string]>(
   'FST_REDIS_SESSION_CONNECT',
-  'Could not connect to Redis at %s: %s. Start Redis (for example `redis-server`) or pass the right URL.',
+  'Could not connect to Redis at %s (%s). Start Redis (for example `redis-server`) or pass the right URL.',
   500
 )

@@ -14,8 +14,8 @@ export { Session } from './session'
 // Listed by name (not `export *`) so Node's ESM loader can see each of them in the CommonJS build.
 export {
   ConnectError, FieldTooLargeError, InvalidFieldError, InvalidOptionError, InvalidTtlError, InvalidValueError,
-  NoSessionError, NotAnIntegerError, RedisReplyError, RedisUnavailableError, ReservedFieldError, SessionGoneError,
-  SessionNotLoadedError
+  NoSessionError, NotAnIntegerError, RedisReplyError, RedisUnavailableError, ReplySentError, ReservedFieldError,
+  SessionGoneError, SessionNotLoadedError, UnsafeIntegerError
 } from './errors'
 export type {
   CreateSessionOptions, GetSessionOptions, RedisClient, RedisSessionOptions, RedisSessionStoreOptions,

@@ -2,6 +2,7 @@
 // No silent fallbacks: a wrong or unknown option throws a coded TypeError that says what to change.
 import { InvalidOptionError } from './errors'
 import type { RedisClient, RedisSessionOptions, RedisSessionStoreOptions, SessionCookieOptions } from './types'
+import type { WarningLog } from './warnings'
 
 export const MAX_TTL = 2_147_483_647
 
@@ -12,6 +13,8 @@ export interface ResolvedStoreOptions {
   readonly timeout: number
   readonly maxFieldNameBytes: number
   readonly maxFieldValueBytes: number
+  /** Where warnings about a degraded Redis go (the plugin passes fastify.log). */
+  readonly log: WarningLog | undefined
 }
 
 export interface ResolvedCookieOptions {
@@ -19,6 +22,7 @@ export interface ResolvedCookieOptions {
   readonly domain?: string
   readonly httpOnly: boolean
   readonly sameSite: 'lax' | 'strict' | 'none' | boolean
+  /** 'auto' never stands with SameSite=None or Partitioned: those are always Secure. */
   readonly secure: boolean | 'auto'
   readonly maxAge?: number
   readonly partitioned: boolean
@@ -28,13 +32,14 @@ export interface ResolvedCookieOptions {
 export interface ResolvedPluginOptions {
   /** The client given, or the URL to connect to. */
   readonly redis: RedisClient | string
-  readonly store: Omit<ResolvedStoreOptions, 'redis'>
+  readonly store: Omit<ResolvedStoreOptions, 'redis' | 'log'>
   readonly cookieName: string
   readonly cookie: ResolvedCookieOptions
 }
 
-const STORE_KEYS = ['redis', 'prefix', 'ttl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
-const PLUGIN_KEYS = [...STORE_KEYS, 'cookieName', 'cookie']
+const SETTING_KEYS = ['prefix', 'ttl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
+const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
+const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie']
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority']
 // RFC 6265 token characters: what a cookie name may contain.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -53,24 +58,35 @@ function rejectUnknown (given: object, known: string[], where: string): void {
   }
 }
 
+/** A value as an option error shows it: with its type, so `"1800"` is not mistaken for 1800. */
+export function describeValue (value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`
+  if (typeof value === 'number' || typeof value === 'bigint') return `the number ${String(value)}`
+  if (typeof value === 'boolean') return `the boolean ${String(value)}`
+  if (value === null || value === undefined) return String(value)
+  if (Array.isArray(value)) return 'an array'
+  return `a ${typeof value}`
+}
+
 function integer (name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(name, `expected a whole number from ${min} to ${max}, got ${String(value)}`)
+    throw new InvalidOptionError(name, `expected a whole number from ${min} to ${max}, got ${describeValue(value)}`)
   }
   return value
 }
 
 function boolean (name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw new InvalidOptionError(name, `expected true or false, got ${String(value)}`)
+  if (typeof value !== 'boolean') throw new InvalidOptionError(name, `expected true or false, got ${describeValue(value)}`)
   return value
 }
 
-function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis'>): Omit<ResolvedStoreOptions, 'redis'> {
+function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis' | 'log'>): Omit<ResolvedStoreOptions, 'redis' | 'log'> {
   const prefix = options.prefix ?? 'session:'
-  if (typeof prefix !== 'string' || prefix.length > 256) {
-    throw new InvalidOptionError('prefix', 'expected a string of at most 256 characters, such as "session:app-a:"')
+  // Not empty: session keys must be told apart from the application's own keys (and SCAN-able by prefix).
+  if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 256) {
+    throw new InvalidOptionError('prefix', `expected a non-empty string of at most 256 characters, such as "session:app-a:", got ${describeValue(prefix)}`)
   }
   return {
     prefix,
@@ -91,21 +107,26 @@ export function resolveStoreOptions (options: RedisSessionStoreOptions): Resolve
   requireObject('options', options)
   rejectUnknown(options, STORE_KEYS, '')
   if (!isRedisClient(options.redis)) {
-    throw new InvalidOptionError('redis', 'expected an ioredis Redis or Cluster client, such as new Redis("redis://127.0.0.1:6379")')
+    throw new InvalidOptionError('redis', `expected an ioredis Redis or Cluster client, such as new Redis("redis://127.0.0.1:6379"), got ${describeValue(options.redis)}`)
   }
-  return Object.freeze({ redis: options.redis, ...storeSettings(options) })
+  const log = options.log
+  if (log !== undefined && (typeof log !== 'object' || log === null || typeof log.warn !== 'function')) {
+    throw new InvalidOptionError('log', `expected a logger with a warn() method, such as fastify.log, got ${describeValue(log)}`)
+  }
+  return Object.freeze({ redis: options.redis, log, ...storeSettings(options) })
 }
 
 function resolveCookie (cookie: SessionCookieOptions | undefined): ResolvedCookieOptions {
   if (cookie === undefined) cookie = {}
   requireObject('cookie', cookie)
   rejectUnknown(cookie, COOKIE_KEYS, 'cookie.')
+  // Checked again, whole, by the cookie serializer itself when the plugin builds the cookie (cookie.ts).
   const path = cookie.path ?? '/'
-  if (typeof path !== 'string' || !path.startsWith('/') || /[;\s]/.test(path)) {
-    throw new InvalidOptionError('cookie.path', 'expected a path that starts with "/" and has no ";" or spaces')
+  if (typeof path !== 'string' || !/^\/[\x21-\x3A\x3C-\x7E]*$/.test(path)) {
+    throw new InvalidOptionError('cookie.path', `expected a path that starts with "/" and has only visible ASCII characters, no ";" or spaces, got ${describeValue(path)}`)
   }
-  if (cookie.domain !== undefined && (typeof cookie.domain !== 'string' || !/^[A-Za-z0-9.-]+$/.test(cookie.domain))) {
-    throw new InvalidOptionError('cookie.domain', 'expected a domain name such as "example.com"')
+  if (cookie.domain !== undefined && (typeof cookie.domain !== 'string' || !/^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(cookie.domain))) {
+    throw new InvalidOptionError('cookie.domain', `expected a domain name such as "example.com", got ${describeValue(cookie.domain)}`)
   }
   const sameSite = cookie.sameSite ?? 'lax'
   if (!['lax', 'strict', 'none', true, false].includes(sameSite)) {
@@ -118,6 +139,10 @@ function resolveCookie (cookie: SessionCookieOptions | undefined): ResolvedCooki
   if (sameSite === 'none' && secure === false) {
     throw new InvalidOptionError('cookie.sameSite', 'browsers drop SameSite=None cookies that are not Secure; set cookie.secure to true or "auto"')
   }
+  const partitioned = boolean('cookie.partitioned', cookie.partitioned, false)
+  if (partitioned && secure === false) {
+    throw new InvalidOptionError('cookie.partitioned', 'browsers drop Partitioned cookies that are not Secure; set cookie.secure to true or "auto"')
+  }
   if (cookie.priority !== undefined && !['low', 'medium', 'high'].includes(cookie.priority)) {
     throw new InvalidOptionError('cookie.priority', 'expected "low", "medium" or "high"')
   }
@@ -126,9 +151,10 @@ function resolveCookie (cookie: SessionCookieOptions | undefined): ResolvedCooki
     domain: cookie.domain,
     httpOnly: boolean('cookie.httpOnly', cookie.httpOnly, true),
     sameSite,
-    secure,
+    // Browsers keep SameSite=None and Partitioned cookies only when Secure, so 'auto' means true there.
+    secure: secure === 'auto' && (sameSite === 'none' || partitioned) ? true : secure,
     maxAge: cookie.maxAge === undefined ? undefined : integer('cookie.maxAge', cookie.maxAge, 0, 1, MAX_TTL),
-    partitioned: boolean('cookie.partitioned', cookie.partitioned, false),
+    partitioned,
     priority: cookie.priority
   })
 }
@@ -139,14 +165,14 @@ export function resolvePluginOptions (options: RedisSessionOptions): ResolvedPlu
   const redis = options.redis
   if (typeof redis === 'string') {
     if (!/^rediss?:\/\//.test(redis)) {
-      throw new InvalidOptionError('redis', 'expected a URL such as "redis://127.0.0.1:6379" or an ioredis client')
+      throw new InvalidOptionError('redis', 'expected a URL such as "redis://127.0.0.1:6379" or an ioredis client, got a string that is not a redis:// or rediss:// URL')
     }
   } else if (!isRedisClient(redis)) {
-    throw new InvalidOptionError('redis', 'expected an ioredis Redis or Cluster client, or a URL such as "redis://127.0.0.1:6379"')
+    throw new InvalidOptionError('redis', `expected an ioredis Redis or Cluster client, or a URL such as "redis://127.0.0.1:6379", got ${describeValue(redis)}`)
   }
   const cookieName = options.cookieName ?? 'sid'
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
-    throw new InvalidOptionError('cookieName', 'expected a cookie name made of letters, digits and !#$%&\'*+-.^_`|~')
+    throw new InvalidOptionError('cookieName', `expected a cookie name made of letters, digits and !#$%&'*+-.^_\`|~, got ${describeValue(cookieName)}`)
   }
   return Object.freeze({
     redis,

@@ -1,112 +1,150 @@
-// The Fastify wiring: decorators and hooks. A request reads top to bottom: onRequest loads the
-// session (one round trip that also slides the TTL), the handler uses request.session, onSend
-// writes what changed and sets or clears the cookie.
+// The Fastify wiring: decorators and hooks. A request reads top to bottom: onRequest reads the cookie
+// and loads the session (one round trip that also slides the TTL), the handler uses request.session,
+// onSend writes what changed and sets or clears the cookie.
 import fastifyCookie from '@fastify/cookie'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
 import { Redis } from 'ioredis'
+import { SessionCookie } from './cookie'
 import { ConnectError } from './errors'
-import { resolvePluginOptions, type ResolvedCookieOptions } from './options'
-import { Session, kCookieAction, kFlush, kHasPending } from './session'
+import { resolvePluginOptions } from './options'
+import { Readiness } from './readiness'
+import { Session, kDisable, kFlush, kHasPending, kLoad, kOpen, type SessionContext } from './session'
 import { RedisSessionStore, isValidId } from './store'
-import type { RedisSessionOptions } from './types'
+import type { RedisClient, RedisSessionOptions } from './types'
+
+const kSession = Symbol('fastify-redis-hash-session.session')
+type WithSession = FastifyRequest & { [kSession]: Session | null }
 
 export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function redisSession (fastify, options) {
   const opts = resolvePluginOptions(options)
-  const redis = typeof opts.redis === 'string' ? await connect(opts.redis) : opts.redis
+  let redis: RedisClient
   if (typeof opts.redis === 'string') {
-    // We made this client, so we close it and report its connection errors (ioredis reconnects by
-    // itself); a client the caller passed in is theirs to close and to listen to.
-    redis.on('error', (err: Error) => { fastify.log.warn({ err }, 'fastify-redis-hash-session: Redis connection error') })
-    fastify.addHook('onClose', async () => { await redis.quit() })
+    redis = await connect(fastify, opts.redis, opts.store.timeout)
+  } else {
+    redis = opts.redis
+    await whenReady(fastify, redis, opts.store.timeout)
   }
-  const store = new RedisSessionStore({ redis, ...opts.store })
-  const cookieName = opts.cookieName
-  const cookieOptions = cookieAttributes(opts.cookie)
+  const store = new RedisSessionStore({ redis, log: fastify.log, ...opts.store })
 
   if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie)
+  const context: SessionContext = { store, cookie: new SessionCookie(opts.cookieName, opts.cookie, fastify.serializeCookie) }
 
   fastify.decorate('sessionStore', { getter: () => store })
-  // Set per request in onRequest; null only until then (or when loading failed).
-  fastify.decorateRequest('session', null as unknown as Session)
+  // request.session is there in every hook and handler of every request, from the first: a hook that
+  // runs before our onRequest sees the same Session, not loaded yet (it refuses changes with a coded error).
+  fastify.decorateRequest(kSession, null)
+  fastify.decorateRequest('session', {
+    getter (this: FastifyRequest): Session {
+      const request = this as WithSession
+      return request[kSession] ?? (request[kSession] = new Session(context, request))
+    }
+  })
 
-  // Callback style: one promise (the Redis call's) per request instead of an async function's too.
-  const loadSession: onRequestHookHandler = function loadSession (request, _reply, done) {
+  // Callback style, returning the load's promise only when there is one: a request without a cookie
+  // costs no promise at all.
+  const loadSession: onRequestHookHandler = function loadSession (request, reply, done) {
+    const session = request.session
     if (request.routeOptions.config.session === false) {
-      request.session = new Session(store, false)
+      session[kDisable]()
       done()
       return
     }
-    const id = readCookie(request, cookieName)
-    if (id === undefined) {
-      request.session = new Session(store, true)
-      done()
-      return
-    }
+    const id = context.cookie.read(request)
     // A cookie of the wrong shape never reaches Redis; an unknown ID is never adopted (no fixation).
-    if (!isValidId(id)) {
-      request.session = new Session(store, true, true)
+    if (id === undefined || !isValidId(id)) {
+      session[kOpen](reply, id !== undefined)
       done()
       return
     }
-    store.load(id).then((fields) => {
-      request.session = fields === null
-        ? new Session(store, true, true)
-        : new Session(store, true, true, id, fields)
-      done()
-    }, done)
+    return session[kLoad](reply, id)
   }
   fastify.addHook('onRequest', loadSession)
 
+  // Returns a promise when there is something to write: Fastify then continues from its own
+  // try/catch, so a reply that fails to serialize afterwards (a bad header, say) is its 500, never
+  // an exception thrown from inside our promise (an unhandled rejection that would end the process).
   const persistSession: onSendHookHandler = function persistSession (request, reply, payload, done) {
-    const session = request.session
+    const session = (request as WithSession)[kSession]
     if (session === null) {
       done(null, payload)
       return
     }
     if (!session[kHasPending]) {
-      applyCookie(reply, session)
+      const header = session.setCookieHeader()
+      if (header !== undefined) reply.header('set-cookie', header)
       done(null, payload)
       return
     }
-    session[kFlush]().then(() => {
-      applyCookie(reply, session)
-      done(null, payload)
-    }, (err: Error) => { done(err) })
+    return session[kFlush]().then(() => {
+      const header = session.setCookieHeader()
+      if (header !== undefined) reply.header('set-cookie', header)
+      return payload
+    })
   }
   fastify.addHook('onSend', persistSession)
-
-  /** The cookie changes only when the ID does: create, regenerate, destroy. */
-  function applyCookie (reply: FastifyReply, session: Session): void {
-    const action = session[kCookieAction]
-    if (action === 'none') return
-    session[kCookieAction] = 'none'
-    if (action === 'set') reply.setCookie(cookieName, session.id as string, cookieOptions)
-    else reply.clearCookie(cookieName, cookieOptions)
-  }
 }
 
-function readCookie (request: FastifyRequest, name: string): string | undefined {
-  // @fastify/cookie parses in onRequest by default; if it was registered with another hook, parse here.
-  const cookies = request.cookies ?? (request.headers.cookie === undefined ? undefined : request.server.parseCookie(request.headers.cookie))
-  return cookies?.[name]
-}
-
-function cookieAttributes (cookie: ResolvedCookieOptions): Record<string, unknown> {
-  const attributes: Record<string, unknown> = {}
-  for (const [name, value] of Object.entries(cookie)) if (value !== undefined) attributes[name] = value
-  return Object.freeze(attributes)
-}
-
-/** Connect a client of our own and wait until it is ready, so a wrong URL fails at boot. */
-async function connect (url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true })
+/**
+ * The client the plugin owns: it fails fast instead of queueing (a command sent while disconnected
+ * fails now, and one lost with a connection is never sent again later), is connected and ready
+ * before the app starts, and is closed with the app, within `timeout` even while Redis is down.
+ */
+async function connect (fastify: FastifyInstance, url: string, timeout: number): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0
+  })
+  let booted = false
+  // Before connect(): ioredis prints "[ioredis] Unhandled error event" for errors nobody listens to.
+  redis.on('error', (err: Error) => {
+    // At boot the failed connect() reports it; afterwards ioredis reconnects by itself.
+    if (booted) fastify.log.warn({ err: { name: err.name, message: err.message } }, 'fastify-redis-hash-session: Redis connection error')
+  })
   try {
     await redis.connect()
-    return redis
   } catch (err) {
     redis.disconnect()
-    throw new ConnectError(redactPassword(url), (err as Error).message)
+    throw new ConnectError(redactPassword(url), (err as Error).message.replace(/\.+$/, ''))
   }
+  booted = true
+  fastify.addHook('onClose', async () => { await close(redis, timeout) })
+  return redis
+}
+
+/** Quit politely when connected, within `timeout`; otherwise (or then) drop the connection. */
+async function close (redis: Redis, timeout: number): Promise<void> {
+  if (redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      redis.quit().catch(() => {}),
+      new Promise((resolve) => { timer = setTimeout(resolve, timeout === 0 ? 2000 : timeout) })
+    ])
+    clearTimeout(timer)
+  }
+  redis.disconnect()
+}
+
+/**
+ * A client passed in is the caller's: the plugin never closes it, but waits (up to `timeout`) for
+ * one that is still connecting, so the first requests do not fail just after boot, and connects a
+ * lazyConnect one (nothing else would: the plugin sends no command to a client that is not ready).
+ * One still not ready then is no error: requests get 503 until it is, as in any outage.
+ */
+async function whenReady (fastify: FastifyInstance, redis: RedisClient, timeout: number): Promise<void> {
+  if (redis.status === 'wait') redis.connect().catch(() => {})
+  const readiness = new Readiness(redis)
+  if (readiness.ready) return
+  let timer: NodeJS.Timeout | undefined
+  const ready = !readiness.connecting
+    ? false
+    : await new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeout === 0 ? 2000 : timeout)
+      readiness.whenReady(resolve)
+    })
+  clearTimeout(timer)
+  if (!ready) fastify.log.warn('fastify-redis-hash-session: the Redis client is not connected yet; requests that need a session get 503 until it is')
 }
 
 function redactPassword (url: string): string {

@@ -2,60 +2,109 @@
 // built inside the script, so the same code runs on Redis Cluster and honours an ioredis `keyPrefix`.
 // They are registered with ioredis defineCommand (EVALSHA with the cached SHA, EVAL on NOSCRIPT),
 // once per client: a client shared by several apps or stores is set up by the first one.
+//
+// A live session always holds `created_at`. When a login or regenerate() moves a session to a new ID,
+// the old key becomes a short-lived rotation marker: a hash holding only `rotated_at`. A marker is
+// not a session: no script reads, writes or slides it, and a request that still carries the old ID
+// never creates a session lazily (see session.ts), so it cannot replace the browser's new cookie.
 import type { RedisClient } from './types'
+
+// Lua's unpack() fails beyond about 8,000 values, so field lists are sent to Redis in chunks.
+const CHUNKED = `
+local function chunked (command, key, from, to)
+  for i = from, to, 1000 do
+    redis.call(command, key, unpack(ARGV, i, math.min(i + 999, to)))
+  end
+end
+`
+
+// The same rule as checkTtl(): a whole number from 1 to 2147483647, in plain decimal digits.
+const VALID_TTL = `
+local function valid_ttl (v)
+  if v and #v <= 10 and string.find(v, '^[1-9]%d*$') then
+    local n = tonumber(v)
+    if n <= 2147483647 then return n end
+  end
+  return nil
+end
+`
 
 /**
  * onRequest: load a session and slide its expiry in one atomic round trip.
- * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL for a hash that lacks a valid session_ttl.
- * Returns the hash as a flat [field, value, ...] array with last_accessed_at already updated,
- * or an empty array when the key does not exist (nothing is written then).
+ * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid.
+ * Returns false when the key does not exist, 0 for a rotation marker (both: nothing written), or
+ * the hash as a flat [field, value, ...] array with last_accessed_at updated. When Redis refuses the
+ * write (OOM under noeviction, say) the session is still returned, unslid, with Redis's error as
+ * one extra last element.
  */
-const LOAD = `
+const LOAD = VALID_TTL + `
 local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return h end
-local ttl
+if #h == 0 then return false end
+local ttl, live, touched
 for i = 1, #h, 2 do
-  if h[i] == 'session_ttl' then ttl = tonumber(h[i + 1])
-  elseif h[i] == 'last_accessed_at' then h[i + 1] = ARGV[1] end
+  local f = h[i]
+  if f == 'created_at' then live = true
+  elseif f == 'session_ttl' then ttl = valid_ttl(h[i + 1])
+  elseif f == 'last_accessed_at' then touched = i + 1 end
 end
-if not ttl or ttl < 1 then ttl = tonumber(ARGV[2]) end
-redis.call('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ttl)
+if not live then return 0 end
+local ok = redis.pcall('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
+if type(ok) == 'table' and ok.err then
+  h[#h + 1] = ok.err
+  return h
+end
+redis.call('EXPIRE', KEYS[1], ttl or tonumber(ARGV[2]))
+if touched then h[touched] = ARGV[1] else h[#h + 1] = 'last_accessed_at'; h[#h + 1] = ARGV[1] end
 return h
 `
 
 /**
- * Create a new session hash with its TTL in one atomic step. Refuses to touch a key that exists.
- * ARGV[1] = TTL in seconds, ARGV[2..] = field, value, field, value, ... (reserved fields included).
- * Returns 1 when written, 0 when the key already existed.
+ * Write a whole session hash with its TTL in one atomic step.
+ * ARGV[1] = 'new': only where no key exists (a new ID); 'restore': only where the key is still the
+ * rotation marker a failed regenerate() left (put the session back; a logout meanwhile wins).
+ * ARGV[2] = TTL in seconds, ARGV[3..] = field, value, ... (reserved fields included).
+ * Returns 1 when written, 0 when the precondition did not hold.
  */
-const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+const WRITE = CHUNKED + `
+if ARGV[1] == 'new' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+else
+  if redis.call('HEXISTS', KEYS[1], 'rotated_at') == 0 or redis.call('HEXISTS', KEYS[1], 'created_at') == 1 then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+chunked('HSET', KEYS[1], 3, #ARGV)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 `
 
 /**
- * onSend and save(): write only the fields this request changed, and only while the session exists,
- * so a request that raced a logout or an expiry never brings the session back.
+ * onSend and save(): write only the fields this request changed, and only while the session is live,
+ * so a request that raced a logout, an expiry or a rotation never brings the session back.
  * ARGV[1] = n, then n field/value pairs to set, then the fields to delete.
  * Returns 1 when written, 0 when the session was gone.
  */
-const PERSIST = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+const PERSIST = CHUNKED + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
 local n = tonumber(ARGV[1])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 2 * n + 1)) end
-if #ARGV > 2 * n + 1 then redis.call('HDEL', KEYS[1], unpack(ARGV, 2 * n + 2)) end
+if n > 0 then chunked('HSET', KEYS[1], 2, 2 * n + 1) end
+if #ARGV > 2 * n + 1 then chunked('HDEL', KEYS[1], 2 * n + 2, #ARGV) end
 return 1
 `
 
 /**
- * Atomic counter that never creates a key: HINCRBY only while the session exists.
+ * Atomic counter that never creates a key: HINCRBY only while the session is live, and only when
+ * the result stays an exact JavaScript integer (Redis goes to 2^63, a JS number exactly to 2^53).
  * ARGV[1] = field, ARGV[2] = increment. Returns the new value, or nil when the session is gone.
  */
 const INCREMENT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return false end
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if current then
+  local result = current + tonumber(ARGV[2])
+  if result > 9007199254740991 or result < -9007199254740991 then
+    return redis.error_reply('UNSAFE_INTEGER the result would not be an exact JavaScript integer')
+  end
+end
 return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
 `
 
@@ -64,42 +113,76 @@ return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
  * ARGV[1] = TTL in seconds. Returns 1, or 0 when the session is gone.
  */
 const SET_TTL = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'session_ttl', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 `
 
+/** Seconds before a live session expires, as Redis TTL answers; -2 for a missing key or a marker. */
+const REMAINING = `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return -2 end
+return redis.call('TTL', KEYS[1])
+`
+
+// Replace a live session by a rotation marker: ARGV[1] = now, ARGV[2] = the marker's TTL.
+const RETIRE = `
+local function retire ()
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+`
+
 /**
- * regenerate(): read and delete the old session in one step, so the caller copies its latest
- * state (counts from concurrent requests included) and nobody can use the old ID afterwards.
- * Returns the hash as a flat array, empty when the session was already gone.
+ * regenerate(): read a live session and leave a rotation marker in its place, in one step, so the
+ * caller copies its latest state (counts from concurrent requests included) and nobody can use the
+ * old ID afterwards. Returns the hash as a flat array, empty when the session was already gone.
  */
-const TAKE = `
+const TAKE = RETIRE + `
 local h = redis.call('HGETALL', KEYS[1])
-if #h > 0 then redis.call('DEL', KEYS[1]) end
-return h
+for i = 1, #h, 2 do
+  if h[i] == 'created_at' then
+    retire()
+    return h
+  end
+end
+return {}
+`
+
+/**
+ * create() over a live session (a login): leave a rotation marker at the old ID.
+ * Returns 1 when there was a live session, 0 otherwise (nothing written then).
+ */
+const REPLACE = RETIRE + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
+retire()
+return 1
 `
 
 const SCRIPTS = {
   fastifySessionLoad: LOAD,
-  fastifySessionCreate: CREATE,
+  fastifySessionWrite: WRITE,
   fastifySessionPersist: PERSIST,
   fastifySessionIncrement: INCREMENT,
   fastifySessionSetTtl: SET_TTL,
-  fastifySessionTake: TAKE
+  fastifySessionRemaining: REMAINING,
+  fastifySessionTake: TAKE,
+  fastifySessionReplace: REPLACE
 } as const
 
 type Arg = string | number
 
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */
 export type ScriptedRedis = RedisClient & {
-  fastifySessionLoad (key: string, now: string, defaultTtl: number): Promise<string[]>
-  fastifySessionCreate (key: string, ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
+  fastifySessionLoad (key: string, now: string, defaultTtl: number): Promise<string[] | 0 | null>
+  fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
   fastifySessionPersist (key: string, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
   fastifySessionIncrement (key: string, field: string, by: number): Promise<number | null>
   fastifySessionSetTtl (key: string, ttl: number): Promise<number>
-  fastifySessionTake (key: string): Promise<string[]>
+  fastifySessionRemaining (key: string): Promise<number>
+  fastifySessionTake (key: string, now: string, markerTtl: number): Promise<string[]>
+  fastifySessionReplace (key: string, now: string, markerTtl: number): Promise<number>
 }
 
 /** Define the scripts on a client once. Safe to call for every store that shares the client. */

@@ -1,8 +1,18 @@
-// The request-scoped session: what the handler sees as `request.session`. It keeps the hash as this
-// request loaded it plus the changes made since, and hands the plugin what to write in onSend.
-import { NoSessionError, SessionGoneError, SessionNotLoadedError } from './errors'
+// The request-scoped session: what hooks and handlers see as `request.session`. There is exactly one
+// per request, from its first hook to its last: it keeps the hash as this request loaded it plus the
+// changes made since, and hands the plugin what to write in onSend.
+//
+// Its async methods run one after another, in the order they were called, even when the caller
+// overlaps them (Promise.all): each sees the session as the previous one left it.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { SessionCookie } from './cookie'
+import { Deadline } from './deadline'
 import {
-  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, SESSION_TTL, checkTtl, generateId, type RedisSessionStore
+  NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
+} from './errors'
+import {
+  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, parseTtl,
+  type RedisSessionStore
 } from './store'
 import type {
   CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue
@@ -11,46 +21,74 @@ import type {
 /** What onSend must do with the cookie. */
 export type CookieAction = 'none' | 'set' | 'clear'
 
+/** What the plugin shares with every session: made once, at register time. */
+export interface SessionContext {
+  readonly store: RedisSessionStore
+  readonly cookie: SessionCookie
+}
+
 export const kFlush = Symbol('fastify-redis-hash-session.flush')
-export const kCookieAction = Symbol('fastify-redis-hash-session.cookieAction')
 export const kHasPending = Symbol('fastify-redis-hash-session.hasPending')
+export const kOpen = Symbol('fastify-redis-hash-session.open')
+export const kLoad = Symbol('fastify-redis-hash-session.load')
+export const kDisable = Symbol('fastify-redis-hash-session.disable')
+
+// Where a session stands.
+/** Before the plugin's onRequest: hooks that run earlier see a session that is not loaded yet. */
+const PENDING = 0
+/** A route with `config: { session: false }`. */
+const DISABLED = 1
+/** Loading failed: Redis was unavailable. */
+const UNAVAILABLE = 2
+/** Loaded: a live session, or none. */
+const LOADED = 3
+/** The cookie named an ID that a login or regenerate() retired moments ago (a rotation marker). */
+const RETIRED = 4
 
 // Shared by every session without a hash, so a request without a cookie allocates none; read-only,
 // writes go through #writable() (copy on write), so no request can ever see another one's fields.
 const EMPTY: ReadonlyMap<string, string> = new Map()
 
+function noop (): void {}
+
 export class Session {
-  readonly #store: RedisSessionStore
-  /** False on routes with `config: { session: false }`: nothing was loaded, nothing may change. */
-  readonly #enabled: boolean
+  readonly #ctx: SessionContext
+  readonly #request: FastifyRequest
+  #reply: FastifyReply | undefined
+  #state = PENDING
   #id: string | undefined
   #isNew = false
   /** The hash as Redis holds it (reserved fields included), as of the last read or write. */
-  #fields: ReadonlyMap<string, string>
+  #fields: ReadonlyMap<string, string> = EMPTY
   /** Field changes not yet written: a value, or null for a delete. */
   #pending: Map<string, string | null> | undefined
+  /** Whether #pending sets a value (so writing it would start a session where there is none). */
+  #pendingSets = false
   /** Whether the request came with a session cookie (so destroy() clears even a stale one). */
-  readonly #hadCookie: boolean;
-  [kCookieAction]: CookieAction = 'none'
+  #hadCookie = false
+  /** The request's one budget of waiting for Redis, made at its first call. */
+  #deadline: Deadline | undefined
+  /** The last async operation queued, while one is outstanding. */
+  #tail: Promise<void> | undefined
+  #cookieAction: CookieAction = 'none'
 
-  constructor (store: RedisSessionStore, enabled: boolean, hadCookie = false, id?: string, fields?: Map<string, string>) {
-    this.#store = store
-    this.#enabled = enabled
-    this.#hadCookie = hadCookie
-    this.#id = id
-    this.#fields = fields ?? EMPTY
+  constructor (ctx: SessionContext, request: FastifyRequest) {
+    this.#ctx = ctx
+    this.#request = request
   }
 
   /** The session ID, or undefined while there is no live session. */
   get id (): string | undefined { return this.#id }
-  /** True when this request created the session (create(), regenerate() or a first set()). */
-  get isNew (): boolean { return this.#isNew }
+  /** True once this request has started a session: create(), regenerate(), or a first set() or increment(). */
+  get isNew (): boolean {
+    return this.#isNew || (this.#pendingSets && this.#id === undefined && this.#state === LOADED)
+  }
+
   get createdAt (): Date | undefined { return toDate(this.#fields.get(CREATED_AT)) }
   get lastAccessedAt (): Date | undefined { return toDate(this.#fields.get(LAST_ACCESSED_AT)) }
-  /** This session's configured idle TTL in seconds. */
+  /** This session's idle TTL in seconds (the plugin's default when the stored one is missing or not valid). */
   get ttl (): number {
-    const stored = this.#fields.get(SESSION_TTL)
-    return stored !== undefined ? Number(stored) : this.#store.ttl
+    return parseTtl(this.#fields.get(SESSION_TTL)) ?? this.#ctx.store.ttl
   }
 
   /** A field's value as Redis stores it (a string), with this request's changes applied. Reserved fields can be read. */
@@ -64,23 +102,26 @@ export class Session {
   set<K extends SessionField> (field: K, value: SessionFieldValue<K>): this
   set (record: SessionRecord): this
   set (fieldOrRecord: string | SessionRecord, value?: SessionValue): this {
-    this.#assertEnabled('set')
+    this.#assertUsable('set')
+    const store = this.#ctx.store
     if (typeof fieldOrRecord === 'string') {
-      const encoded = this.#store.encode(fieldOrRecord, value as SessionValue)
+      const encoded = store.encode(fieldOrRecord, value as SessionValue)
       this.#changes().set(fieldOrRecord, encoded)
     } else {
-      const entries = this.#store.encodeRecord(fieldOrRecord)
+      const entries = store.encodeRecord(fieldOrRecord)
       const changes = this.#changes()
       for (const [field, encoded] of entries) changes.set(field, encoded)
+      if (entries.length === 0) return this
     }
+    this.#pendingSets = true
     return this
   }
 
   /** Delete a field. Written in onSend. */
   delete (field: SessionField): this {
-    this.#assertEnabled('delete')
-    this.#store.checkField(field)
-    if (this.#id !== undefined || this.#pending !== undefined) this.#changes().set(field, null)
+    this.#assertUsable('delete')
+    this.#ctx.store.checkField(field)
+    if (this.#id !== undefined || this.#pending !== undefined || this.#tail !== undefined) this.#changes().set(field, null)
     return this
   }
 
@@ -97,125 +138,267 @@ export class Session {
   }
 
   /** Atomically add `by` to an integer field (HINCRBY) and return the new value. Creates the session when there is none. */
-  async increment (field: SessionCounterField, by = 1): Promise<number> {
-    this.#assertEnabled('increment')
-    this.#store.checkIncrement(field, by)
+  increment (field: SessionCounterField, by = 1): Promise<number> {
+    return this.#serial(() => this.#increment(field, by))
+  }
+
+  /** Change this session's idle TTL: the stored session_ttl and the key's expiry, in one atomic step. */
+  setTtl (seconds: number): Promise<void> {
+    return this.#serial(() => this.#setTtl(seconds))
+  }
+
+  /** Start a fresh session with a new ID (retiring any current one), holding `data`; sets the cookie. Returns the ID. */
+  create (data?: SessionRecord, options: CreateSessionOptions = {}): Promise<string> {
+    return this.#serial(() => this.#create(data, options))
+  }
+
+  /** Move the session to a new ID (same data, created_at kept); the old ID is dead. Use after login. */
+  regenerate (): Promise<string> {
+    return this.#serial(() => this.#regenerate())
+  }
+
+  /** Delete the session from Redis and clear the cookie. */
+  destroy (): Promise<void> {
+    return this.#serial(() => this.#destroy())
+  }
+
+  /** Write pending changes now instead of in onSend. Rejects with FST_REDIS_SESSION_GONE when the session ended meanwhile. */
+  save (): Promise<void> {
+    return this.#serial(async () => {
+      this.#assertUsable('save')
+      await this.#flush(true)
+    })
+  }
+
+  /** Seconds before the session expires, per Redis; -2 when there is no live session. */
+  remainingTtl (): Promise<number> {
+    return this.#serial(async () => {
+      const id = this.#id
+      return id === undefined ? -2 : await this.#ctx.store.remaining(id, this.#budget())
+    })
+  }
+
+  /**
+   * The Set-Cookie value this response must carry (a new ID, or clearing the cookie), or undefined
+   * when the cookie does not change. For replies that bypass onSend (reply.hijack()): call save()
+   * first, then send this header yourself; onSend will not send it again.
+   */
+  setCookieHeader (): string | undefined {
+    const action = this.#cookieAction
+    this.#cookieAction = 'none'
+    if (action === 'set') return this.#ctx.cookie.header(this.#request, this.#id as string)
+    if (action === 'clear') return this.#ctx.cookie.clearHeader(this.#request)
+    return undefined
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What the plugin calls.
+
+  /** onRequest, on a route that opted out. */
+  [kDisable] (): void {
+    this.#state = DISABLED
+  }
+
+  /** onRequest, without an ID to load (no cookie, or one of the wrong shape). */
+  [kOpen] (reply: FastifyReply, hadCookie: boolean): void {
+    this.#reply = reply
+    this.#hadCookie = hadCookie
+    this.#state = LOADED
+  }
+
+  /** onRequest: load the session the cookie names (one round trip that also slides its expiry). */
+  [kLoad] (reply: FastifyReply, id: string): Promise<void> {
+    this.#reply = reply
+    this.#hadCookie = true
+    return this.#ctx.store.load(id, this.#budget()).then((loaded) => {
+      if (loaded === ROTATED) {
+        this.#state = RETIRED
+        return
+      }
+      this.#state = LOADED
+      if (loaded !== null) {
+        this.#id = id
+        this.#fields = loaded
+      }
+    }, (err: Error) => {
+      this.#state = UNAVAILABLE
+      throw err
+    })
+  }
+
+  /** Whether onSend has anything to write, or an operation to wait for. */
+  get [kHasPending] (): boolean { return this.#pending !== undefined || this.#tail !== undefined }
+
+  /** onSend: write what this request changed, after any operation still running. */
+  [kFlush] (): Promise<void> {
+    return this.#serial(() => this.#flush(false))
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async #increment (field: SessionCounterField, by: number): Promise<number> {
+    this.#assertUsable('increment')
+    const store = this.#ctx.store
+    store.checkIncrement(field, by)
     if (this.#pending?.has(field)) {
       // set() then increment() in one request: write the set first so the count builds on it.
-      await this.save()
+      await this.#flush(true)
     }
-    if (this.#id === undefined) {
-      // No session yet: create it with the counter in it, one round trip.
+    const id = this.#id
+    if (id === undefined) {
+      // No session yet: create it with the counter (and any other pending change) in it, one round trip.
+      if (this.#state === RETIRED) throw new SessionGoneError()
       this.#changes().set(field, String(by))
-      await this.save()
+      this.#pendingSets = true
+      await this.#flush(true)
       return by
     }
-    const value = await this.#store.increment(this.#id, field, by)
+    const value = await store.increment(id, field, by, this.#budget())
     if (value === null) throw this.#gone()
     this.#writable().set(field, String(value))
     return value
   }
 
-  /** Change this session's idle TTL: the stored session_ttl and the key's expiry, in one atomic step. */
-  async setTtl (seconds: number): Promise<void> {
-    this.#assertEnabled('setTtl')
+  async #setTtl (seconds: number): Promise<void> {
+    this.#assertUsable('setTtl')
     checkTtl(seconds)
-    if (this.#id === undefined) throw new NoSessionError('setTtl')
-    if (!await this.#store.setTtl(this.#id, seconds)) throw this.#gone()
+    const id = this.#id
+    if (id === undefined) throw new NoSessionError('setTtl')
+    if (!await this.#ctx.store.changeTtl(id, seconds, this.#budget())) throw this.#gone()
     this.#writable().set(SESSION_TTL, String(seconds))
   }
 
-  /** Start a fresh session with a new ID (destroying any current one), holding `data`; sets the cookie. Returns the ID. */
-  async create (data?: SessionRecord, options: CreateSessionOptions = {}): Promise<string> {
-    this.#assertEnabled('create')
-    const entries = this.#store.encodeRecord(data)
-    const ttl = options.ttl === undefined ? this.#store.ttl : checkTtl(options.ttl)
+  async #create (data: SessionRecord | undefined, options: CreateSessionOptions): Promise<string> {
+    this.#assertUsable('create')
+    this.#assertReplyOpen('create')
+    const store = this.#ctx.store
+    const entries = store.encodeRecord(data)
+    const ttl = options.ttl === undefined ? store.ttl : checkTtl(options.ttl)
     const oldId = this.#id
     const id = generateId()
+    const deadline = this.#budget()
+    // A fresh session: what this request changed so far belonged to the old one.
+    this.#pending = undefined
+    this.#pendingSets = false
     // The old and the new key are independent: send both at once (one round trip, Cluster-safe).
+    // The old ID keeps a rotation marker for a while, so requests still carrying it cannot replace
+    // the new cookie with a lazily created session.
     const [fields] = await Promise.all([
-      this.#store.write(id, new Map(entries), ttl),
-      oldId === undefined ? undefined : this.#store.deleteSession(oldId)
+      store.write(id, new Map(entries), ttl, deadline),
+      oldId === undefined ? undefined : store.retire(oldId, deadline)
     ])
     this.#adopt(id, fields)
     return id
   }
 
-  /** Move the session to a new ID (same data, created_at kept); the old key is gone. Use after login. */
-  async regenerate (): Promise<string> {
-    this.#assertEnabled('regenerate')
+  async #regenerate (): Promise<string> {
+    this.#assertUsable('regenerate')
+    this.#assertReplyOpen('regenerate')
     const oldId = this.#id
     if (oldId === undefined) throw new NoSessionError('regenerate')
-    // Take the latest state and delete the old key in one step: concurrent changes are kept,
-    // and a session that was destroyed meanwhile is not brought back under a new ID.
-    const latest = await this.#store.take(oldId)
+    const store = this.#ctx.store
+    const deadline = this.#budget()
+    // Take the latest state and retire the old ID in one step: concurrent changes are kept, and a
+    // session that was destroyed meanwhile is not brought back under a new ID.
+    const latest = await store.take(oldId, deadline)
     if (latest === null) throw this.#gone()
+    const pending = this.#pending
     const fields = new Map<string, string>()
     for (const [field, value] of latest) if (!RESERVED_FIELDS.has(field)) fields.set(field, value)
-    if (this.#pending !== undefined) {
-      for (const [field, value] of this.#pending) {
+    if (pending !== undefined) {
+      for (const [field, value] of pending) {
         if (value === null) fields.delete(field)
         else fields.set(field, value)
       }
     }
-    const ttl = Number(latest.get(SESSION_TTL)) || this.#store.ttl
+    const ttl = parseTtl(latest.get(SESSION_TTL)) ?? store.ttl
     const id = generateId()
-    const written = await this.#store.write(id, fields, ttl, latest.get(CREATED_AT))
+    let written: Map<string, string>
+    try {
+      written = await store.write(id, fields, ttl, deadline, latest.get(CREATED_AT))
+    } catch (err) {
+      // The new key was not confirmed: put the session back under its old ID, so a failed rotation
+      // logs nobody out. It gets a budget of its own, as the request's may be what ran out.
+      await store.restore(oldId, latest, new Deadline(store.timeout)).catch(noop)
+      throw err
+    }
+    this.#pending = undefined
+    this.#pendingSets = false
     this.#adopt(id, written)
     return id
   }
 
-  /** Delete the session from Redis and clear the cookie. */
-  async destroy (): Promise<void> {
-    this.#assertEnabled('destroy')
+  async #destroy (): Promise<void> {
+    this.#assertUsable('destroy')
     const id = this.#id
-    this.#reset()
-    if (id !== undefined) await this.#store.deleteSession(id)
-    if (id !== undefined || this.#hadCookie || this[kCookieAction] === 'set') {
-      this[kCookieAction] = 'clear'
-    }
+    const retired = this.#state === RETIRED
+    this.#lose()
+    this.#pending = undefined
+    this.#pendingSets = false
+    if (id !== undefined) await this.#ctx.store.delete(id, this.#budget())
+    // Clear the browser's cookie, a stale one too; but not one that named a retired ID: the browser
+    // may hold the new cookie of a login that raced this request by now.
+    this.#cookieAction = this.#hadCookie && (id !== undefined || !retired) ? 'clear' : 'none'
   }
 
-  /** Write pending changes now instead of in onSend. */
-  async save (): Promise<void> {
-    this.#assertEnabled('save')
-    await this[kFlush]()
-  }
-
-  /** Seconds before the session expires, per Redis; -2 when there is no live session. */
-  async remainingTtl (): Promise<number> {
-    if (this.#id === undefined) return -2
-    return await this.#store.remainingTtl(this.#id)
-  }
-
-  /** Whether onSend has anything to write. */
-  get [kHasPending] (): boolean { return this.#pending !== undefined }
-
-  /** Write what this request changed: field-level, only while the session exists; or create it lazily. */
-  async [kFlush] (): Promise<void> {
+  /**
+   * Write what this request changed: field-level, only while the session is live; or start the
+   * session when there is none. `strict` (save()) rejects when the session ended meanwhile; onSend
+   * drops the changes then, and leaves the cookie alone (it may already name a newer session).
+   */
+  async #flush (strict: boolean): Promise<void> {
     const changes = this.#pending
     if (changes === undefined) return
-    // Cleared before the write: a second onSend (an error reply) must not write twice.
+    const id = this.#id
+    if (id === undefined) {
+      if (!this.#pendingSets) {
+        this.#pending = undefined
+        return
+      }
+      if (this.#state === RETIRED) {
+        this.#pending = undefined
+        this.#pendingSets = false
+        if (strict) throw new SessionGoneError()
+        return
+      }
+      this.#assertReplyOpen('save')
+    }
+    // Taken before the write: changes made meanwhile go into a new batch, and a second onSend (an
+    // error reply) does not write the same changes twice.
     this.#pending = undefined
-    if (this.#id === undefined) {
+    this.#pendingSets = false
+    const store = this.#ctx.store
+    if (id === undefined) {
       const fields = new Map<string, string>()
       for (const [field, value] of changes) if (value !== null) fields.set(field, value)
-      if (fields.size === 0) return
-      const id = generateId()
-      this.#adopt(id, await this.#store.write(id, fields, this.#store.ttl))
+      const newId = generateId()
+      this.#adopt(newId, await store.write(newId, fields, store.ttl, this.#budget()))
       return
     }
-    if (await this.#store.persist(this.#id, changes)) {
+    if (await store.persist(id, changes, this.#budget())) {
       const fields = this.#writable()
       for (const [field, value] of changes) {
         if (value === null) fields.delete(field)
         else fields.set(field, value)
       }
     } else {
-      // Destroyed or expired meanwhile: nothing was written, and the browser should forget the ID.
-      this.#reset()
-      this[kCookieAction] = 'clear'
+      this.#lose()
+      if (strict) throw new SessionGoneError()
     }
+  }
+
+  /** Run async operations one after another, in call order. */
+  #serial<T> (operation: () => Promise<T>): Promise<T> {
+    const previous = this.#tail
+    const run = previous === undefined ? operation() : previous.then(operation)
+    const tail: Promise<void> = run.then(() => { if (this.#tail === tail) this.#tail = undefined }, () => { if (this.#tail === tail) this.#tail = undefined })
+    this.#tail = tail
+    return run
+  }
+
+  #budget (): Deadline {
+    if (this.#deadline === undefined) this.#deadline = new Deadline(this.#ctx.store.timeout)
+    return this.#deadline
   }
 
   /** The hash for an in-place update: this request's own Map (from load or write), never the shared EMPTY. */
@@ -232,26 +415,39 @@ export class Session {
   #adopt (id: string, fields: Map<string, string>): void {
     this.#id = id
     this.#fields = fields
-    this.#pending = undefined
     this.#isNew = true
-    this[kCookieAction] = 'set'
+    this.#state = LOADED
+    this.#cookieAction = 'set'
   }
 
-  #reset (): void {
+  /** The session is gone (destroyed, expired or retired): no ID, no fields. The cookie is left as it is. */
+  #lose (): void {
     this.#id = undefined
     this.#fields = EMPTY
-    this.#pending = undefined
     this.#isNew = false
+    // A cookie for an ID that no longer exists would only replace a newer one.
+    if (this.#cookieAction === 'set') this.#cookieAction = 'none'
   }
 
   #gone (): Error {
-    this.#reset()
-    this[kCookieAction] = 'clear'
+    this.#lose()
     return new SessionGoneError()
   }
 
-  #assertEnabled (method: string): void {
-    if (!this.#enabled) throw new SessionNotLoadedError(method)
+  #assertUsable (method: string): void {
+    const state = this.#state
+    if (state >= LOADED) return
+    if (state === PENDING) {
+      throw new SessionNotLoadedError(method, 'the session is not loaded yet, because this hook runs before the plugin\'s onRequest hook; use a preHandler hook, or add this hook after registering the plugin')
+    }
+    if (state === DISABLED) {
+      throw new SessionNotLoadedError(method, 'the route has config.session === false; remove that option from the route to use sessions there')
+    }
+    throw new RedisUnavailableError('the session could not be loaded', NOT_SENT)
+  }
+
+  #assertReplyOpen (method: string): void {
+    if (this.#reply?.sent === true) throw new ReplySentError(method)
   }
 }
 

@@ -2,19 +2,27 @@
 // application's fields plus three reserved ones, an expiry that slides by the session's own TTL, and
 // every multi-step change done atomically by a script in scripts.ts.
 import { randomBytes } from 'node:crypto'
+import { Deadline } from './deadline'
 import {
-  FieldTooLargeError, InvalidFieldError, InvalidTtlError, InvalidValueError, NotAnIntegerError,
-  RedisReplyError, RedisUnavailableError, ReservedFieldError
+  FieldTooLargeError, InvalidFieldError, InvalidTtlError, InvalidValueError, NOTHING_WRITTEN, NotAnIntegerError,
+  NOT_SENT, OUTCOME_UNKNOWN, RETRY, RedisReplyError, RedisUnavailableError, ReservedFieldError, UnsafeIntegerError
 } from './errors'
 import { MAX_TTL, resolveStoreOptions, type ResolvedStoreOptions } from './options'
+import { Readiness } from './readiness'
 import { defineScripts, type ScriptedRedis } from './scripts'
 import type { GetSessionOptions, RedisSessionStoreOptions, SessionValue, StoredSession } from './types'
+import { Warnings } from './warnings'
 
 export const CREATED_AT = 'created_at'
 export const LAST_ACCESSED_AT = 'last_accessed_at'
 export const SESSION_TTL = 'session_ttl'
 /** Fields the store owns: the application can read them but never write or delete them. */
 export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL])
+/** Seconds a rotation marker stays at an ID that a login or regenerate() retired (see scripts.ts). */
+export const ROTATION_MARKER_TTL = 60
+/** What load() answers for an ID that a login or regenerate() retired moments ago. */
+export const ROTATED = 0
+export type Loaded = Map<string, string> | null | typeof ROTATED
 
 // 32 random bytes in base64url are 43 characters; the last one carries 4 bits, so only 16 letters fit.
 const ID_SHAPE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
@@ -54,6 +62,13 @@ export function isValidId (id: unknown): id is string {
   return typeof id === 'string' && id.length === 43 && ID_SHAPE.test(id)
 }
 
+/** A stored session_ttl, by the load script's rule; undefined when missing or not valid. */
+export function parseTtl (stored: string | undefined): number | undefined {
+  if (stored === undefined || !/^[1-9]\d{0,9}$/.test(stored)) return undefined
+  const ttl = Number(stored)
+  return ttl <= MAX_TTL ? ttl : undefined
+}
+
 export function checkTtl (ttl: unknown): number {
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) {
     throw new InvalidTtlError(String(ttl))
@@ -80,10 +95,14 @@ function describe (value: unknown): string {
 export class RedisSessionStore {
   readonly #redis: ScriptedRedis
   readonly #options: ResolvedStoreOptions
+  readonly #warnings: Warnings
+  readonly #readiness: Readiness
 
   constructor (options: RedisSessionStoreOptions) {
     this.#options = resolveStoreOptions(options)
     this.#redis = defineScripts(this.#options.redis)
+    this.#warnings = new Warnings(this.#options.log)
+    this.#readiness = new Readiness(this.#redis)
   }
 
   /** The key namespace. */
@@ -92,6 +111,8 @@ export class RedisSessionStore {
   get ttl (): number { return this.#options.ttl }
   /** The ioredis client. */
   get redis (): ScriptedRedis { return this.#redis }
+  /** Milliseconds of waiting for Redis one request (or one store call) may spend. */
+  get timeout (): number { return this.#options.timeout }
 
   /** The Redis key of a session, as `redis-cli` sees it (an ioredis `keyPrefix` comes in front). */
   key (id: string): string {
@@ -138,137 +159,249 @@ export class RedisSessionStore {
 
   // ---------------------------------------------------------------------------------------------
   // Public operations, usable outside HTTP. None of them creates a key except createSession().
+  // Each call gets the whole `timeout`; inside a request, the Session's one deadline is spent instead.
 
   /** Create a session holding `data` with its own TTL (default: the store's); returns the new ID. */
   async createSession (data?: Record<string, SessionValue>, ttl?: number): Promise<string> {
     const entries = this.encodeRecord(data)
     const sessionTtl = ttl === undefined ? this.#options.ttl : checkTtl(ttl)
     const id = generateId()
-    await this.write(id, new Map(entries), sessionTtl)
+    await this.write(id, new Map(entries), sessionTtl, this.#deadline())
     return id
   }
 
   /** Every field of the session (reserved ones included), or null. Slides the TTL unless `refreshTtl: false`. */
   async getSession (id: string, options: GetSessionOptions = {}): Promise<StoredSession | null> {
     if (!isValidId(id)) return null
-    if (options.refreshTtl === false) {
-      const hash = await this.#run(this.#redis.hgetall(this.key(id)))
-      return Object.keys(hash).length === 0 ? null : hash
-    }
-    const fields = await this.load(id)
-    return fields === null ? null : Object.fromEntries(fields)
+    const deadline = this.#deadline()
+    const fields = options.refreshTtl === false ? await this.#read(id, deadline) : await this.load(id, deadline)
+    return fields === null || fields === ROTATED ? null : Object.fromEntries(fields)
   }
 
   /** Atomically add `by` to an integer field and return the new value; null when the session does not exist. */
   async incrementField (id: string, field: string, by = 1): Promise<number | null> {
     this.checkIncrement(field, by)
     if (!isValidId(id)) return null
-    return await this.increment(id, field, by)
+    return await this.increment(id, field, by, this.#deadline())
   }
 
   /** Change a session's own TTL (stored field and key expiry, atomically); false when the session does not exist. */
   async setTtl (id: string, ttl: number): Promise<boolean> {
     checkTtl(ttl)
     if (!isValidId(id)) return false
-    return await this.#run(this.#redis.fastifySessionSetTtl(this.key(id), ttl)) === 1
+    return await this.changeTtl(id, ttl, this.#deadline())
   }
 
-  /** The session's configured TTL in seconds, or null when the session does not exist. */
+  /** The session's configured TTL in seconds (the default when the stored one is not valid), or null when it does not exist. */
   async getConfiguredTtl (id: string): Promise<number | null> {
     if (!isValidId(id)) return null
-    const ttl = await this.#run(this.#redis.hget(this.key(id), SESSION_TTL))
-    return ttl === null ? null : Number(ttl)
+    const fields = await this.#read(id, this.#deadline())
+    return fields === null || fields === ROTATED ? null : parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
   }
 
   /** Seconds before the session expires, as Redis TTL answers: -2 when it does not exist. */
   async remainingTtl (id: string): Promise<number> {
     if (!isValidId(id)) return -2
-    return await this.#run(this.#redis.ttl(this.key(id)))
+    return await this.remaining(id, this.#deadline())
   }
 
   /** Delete a session; true when it existed. */
   async deleteSession (id: string): Promise<boolean> {
     if (!isValidId(id)) return false
-    return await this.#run(this.#redis.del(this.key(id))) === 1
+    return await this.delete(id, this.#deadline())
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Building blocks the request-scoped Session uses. IDs are checked by the caller.
+  // Building blocks the request-scoped Session uses. IDs are checked by the caller; every call spends
+  // from the given deadline, and is sent only while the client is connected (never queued).
 
-  /** @internal Load and slide (one round trip); null when the key does not exist. */
-  async load (id: string): Promise<Map<string, string> | null> {
-    const flat = await this.#run(this.#redis.fastifySessionLoad(this.key(id), nowIso(), this.#options.ttl))
-    return flat.length === 0 ? null : toMap(flat)
+  /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker. */
+  async load (id: string, deadline: Deadline): Promise<Loaded> {
+    let reply: string[] | 0 | null
+    try {
+      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), nowIso(), this.#options.ttl))
+    } catch (err) {
+      if (redisCode(err) !== 'READONLY') throw err
+      // A replica (after a failover, say) refuses scripts: serve the session without sliding it.
+      this.#warnings.warn('READONLY', 'fastify-redis-hash-session: Redis is read-only (a replica?); sessions are served without sliding their expiry and cannot change until it accepts writes again')
+      return await this.#read(id, deadline)
+    }
+    if (reply === null) return null
+    if (reply === ROTATED) return ROTATED
+    if (reply.length % 2 === 1) {
+      const refusal = reply.pop() as string
+      this.#warnings.warn(refusal.split(' ', 1)[0], `fastify-redis-hash-session: Redis refuses writes (${refusal.split(' ', 1)[0]}); sessions are served without sliding their expiry until it accepts writes again`)
+    }
+    return toMap(reply)
+  }
+
+  /** The hash as it is, changing nothing. */
+  async #read (id: string, deadline: Deadline): Promise<Loaded> {
+    const flat = await this.#send(deadline, false, () => this.#redis.hgetall(this.key(id)))
+    if (Object.keys(flat).length === 0) return null
+    const fields = new Map(Object.entries(flat))
+    return fields.has(CREATED_AT) ? fields : ROTATED
   }
 
   /**
    * @internal Write a new session (application fields from `fields`, reserved ones set here)
    * with its TTL, atomically. `createdAt` is kept by regenerate(). Returns the full hash as written.
    */
-  async write (id: string, fields: Map<string, string>, ttl: number, createdAt?: string): Promise<Map<string, string>> {
+  async write (id: string, fields: Map<string, string>, ttl: number, deadline: Deadline, createdAt?: string): Promise<Map<string, string>> {
     const now = nowIso()
     const hash = new Map(fields)
     hash.set(CREATED_AT, createdAt ?? now)
     hash.set(LAST_ACCESSED_AT, now)
     hash.set(SESSION_TTL, String(ttl))
-    const args: string[] = []
-    for (const [field, value] of hash) args.push(field, value)
     // 256 random bits never collide in practice; the script still refuses to overwrite a key.
-    if (await this.#run(this.#redis.fastifySessionCreate(this.key(id), ttl, ...args)) !== 1) {
-      throw new RedisReplyError(`a session with the new ID ${id.slice(0, 8)}… already exists`)
+    if (await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'new', ttl, ...flatten(hash))) !== 1) {
+      throw new RedisReplyError('a key with the new session ID already exists')
     }
     return hash
   }
 
-  /** @internal HINCRBY while the session exists; the caller has checked the ID, field and increment. Null when gone. */
-  async increment (id: string, field: string, by: number): Promise<number | null> {
-    return await this.#run(this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
+  /** @internal Put back a session that regenerate() took, if its ID still holds the rotation marker. */
+  async restore (id: string, hash: Map<string, string>, deadline: Deadline): Promise<boolean> {
+    const ttl = parseTtl(hash.get(SESSION_TTL)) ?? this.#options.ttl
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))) === 1
   }
 
-  /** @internal Field-level changes while the session exists (null value = delete). False when it was gone. */
-  async persist (id: string, changes: Map<string, string | null>): Promise<boolean> {
+  /** @internal HINCRBY while the session is live; the caller has checked the ID, field and increment. Null when gone. */
+  async increment (id: string, field: string, by: number, deadline: Deadline): Promise<number | null> {
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
+  }
+
+  /** @internal Field-level changes while the session is live (null value = delete). False when it was gone. */
+  async persist (id: string, changes: Map<string, string | null>, deadline: Deadline): Promise<boolean> {
     const sets: string[] = []
     const deletes: string[] = []
     for (const [field, value] of changes) {
       if (value === null) deletes.push(field)
       else sets.push(field, value)
     }
-    return await this.#run(this.#redis.fastifySessionPersist(this.key(id), sets.length / 2, ...sets, ...deletes)) === 1
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), sets.length / 2, ...sets, ...deletes)) === 1
   }
 
-  /** @internal Read and delete a session atomically; null when it was gone. */
-  async take (id: string): Promise<Map<string, string> | null> {
-    const flat = await this.#run(this.#redis.fastifySessionTake(this.key(id)))
+  /** @internal The stored session_ttl and the key's expiry, atomically; false when the session is gone. */
+  async changeTtl (id: string, ttl: number, deadline: Deadline): Promise<boolean> {
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionSetTtl(this.key(id), ttl)) === 1
+  }
+
+  /** @internal Seconds before a live session expires; -2 when it is gone. */
+  async remaining (id: string, deadline: Deadline): Promise<number> {
+    return await this.#send(deadline, false, () => this.#redis.fastifySessionRemaining(this.key(id)))
+  }
+
+  /** @internal Delete a session; true when the key existed. */
+  async delete (id: string, deadline: Deadline): Promise<boolean> {
+    return await this.#send(deadline, true, () => this.#redis.del(this.key(id))) === 1
+  }
+
+  /** @internal Read a live session and leave a rotation marker at its ID, atomically; null when it was gone. */
+  async take (id: string, deadline: Deadline): Promise<Map<string, string> | null> {
+    const flat = await this.#send(deadline, true, () => this.#redis.fastifySessionTake(this.key(id), nowIso(), ROTATION_MARKER_TTL))
     return flat.length === 0 ? null : toMap(flat)
   }
 
-  /** Bound a Redis call by `timeout` and turn its failures into coded errors. */
-  #run<T> (command: Promise<T>, field?: string): Promise<T> {
-    const ms = this.#options.timeout
-    if (ms === 0) return command.catch((err: Error) => { throw translate(err, field) })
+  /** @internal Leave a rotation marker where a live session was (a login over it); false when there was none. */
+  async retire (id: string, deadline: Deadline): Promise<boolean> {
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionReplace(this.key(id), nowIso(), ROTATION_MARKER_TTL)) === 1
+  }
+
+  /** A deadline for one call of the public API. */
+  #deadline (): Deadline {
+    return new Deadline(this.#options.timeout)
+  }
+
+  /**
+   * Send a command only while the client is connected and the deadline has time left: never into
+   * ioredis's offline queue, where a request answered 503 would still write minutes later. Its
+   * failures become coded errors; `write` says whether an answer lost on the way leaves the outcome unknown.
+   */
+  #send<T> (deadline: Deadline, write: boolean, command: () => Promise<T>, field?: string): Promise<T> {
+    if (deadline.expired) return Promise.reject(new RedisUnavailableError(deadline.reason, NOT_SENT))
+    if (!this.#readiness.ready) {
+      if (!this.#readiness.connecting) return Promise.reject(new RedisUnavailableError('not connected to Redis', NOT_SENT))
+      return this.#sendWhenReady(deadline, write, command, field)
+    }
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RedisUnavailableError(`no answer within ${ms} ms`)), ms)
-      command.then((value) => {
-        clearTimeout(timer)
+      const expire = (reason: string): void => { reject(new RedisUnavailableError(reason, write ? OUTCOME_UNKNOWN : RETRY)) }
+      deadline.wait(expire)
+      command().then((value) => {
+        deadline.settle(expire)
         resolve(value)
       }, (err: Error) => {
-        clearTimeout(timer)
-        reject(translate(err, field))
+        deadline.settle(expire)
+        reject(translate(err, write, field))
+      })
+    })
+  }
+
+  /** A connection attempt is under way: wait for it within the deadline, then send, or fail unsent. */
+  #sendWhenReady<T> (deadline: Deadline, write: boolean, command: () => Promise<T>, field?: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let waiting = true
+      const expire = (reason: string): void => {
+        waiting = false
+        reject(new RedisUnavailableError(reason, NOT_SENT))
+      }
+      deadline.wait(expire)
+      this.#readiness.whenReady((ready) => {
+        if (!waiting) return
+        deadline.settle(expire)
+        if (ready) this.#send(deadline, write, command, field).then(resolve, reject)
+        else reject(new RedisUnavailableError('not connected to Redis', NOT_SENT))
       })
     })
   }
 }
 
-/** Redis reply errors are our bugs or bad data; anything else means Redis is out of reach. */
-function translate (err: Error, field: string | undefined): Error {
+function flatten (hash: Map<string, string>): string[] {
+  const args: string[] = []
+  for (const [field, value] of hash) args.push(field, value)
+  return args
+}
+
+// Reply errors Redis gives for a state that passes: loading, out of memory, a replica, a failover,
+// a busy script, a failing disk. Redis 7 keeps the code when it comes from inside a script; older
+// versions put it after the script's location, hence the second form.
+const TRANSIENT = /^(?:[A-Z]+ )?(?:.*?: -?)?(OOM|READONLY|BUSY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF|NOTREADY)\b/
+const CODE = /^[A-Z_]+/
+
+/** The Redis error code (OOM, READONLY, ...) behind a coded error, if there was one. */
+export function redisCode (err: unknown): string | undefined {
+  return (err as { [kRedisCode]?: string })[kRedisCode]
+}
+const kRedisCode = Symbol('fastify-redis-hash-session.redisCode')
+
+/**
+ * An ioredis failure as a coded error. Its `cause` keeps the name and message of the original but
+ * not the command's arguments (ioredis attaches them: the full key, so the session ID, and every
+ * value), so an error reporter that walks `cause` logs none of them. Messages sent to clients say
+ * what happened in our words, never Redis's (script SHAs, line numbers, addresses).
+ */
+function translate (err: Error, write: boolean, field: string | undefined): Error {
   let coded: Error
+  let code: string | undefined
   if (err.name !== 'ReplyError') {
-    coded = new RedisUnavailableError(err.message)
-  } else if (field !== undefined && /not an integer|overflow/.test(err.message)) {
-    coded = new NotAnIntegerError(field)
+    coded = new RedisUnavailableError('the connection to Redis failed', write ? OUTCOME_UNKNOWN : RETRY)
   } else {
-    coded = new RedisReplyError(err.message)
+    const message = err.message
+    code = TRANSIENT.exec(message)?.[1]
+    if (code !== undefined) {
+      coded = new RedisUnavailableError(`Redis answered ${code}`, write ? NOTHING_WRITTEN : RETRY)
+    } else if (message.startsWith('UNSAFE_INTEGER')) {
+      coded = new UnsafeIntegerError(field as string)
+    } else if (field !== undefined && /not an integer|overflow/.test(message)) {
+      coded = new NotAnIntegerError(field)
+    } else {
+      code = CODE.exec(message)?.[0] ?? 'ERR'
+      coded = new RedisReplyError(code)
+    }
   }
-  coded.cause = err
+  const cause = new Error(err.message)
+  cause.name = err.name
+  coded.cause = cause
+  if (code !== undefined) (coded as { [kRedisCode]?: string })[kRedisCode] = code
   return coded
 }

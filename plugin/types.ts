@@ -66,15 +66,21 @@ export interface RedisSessionStoreOptions {
   prefix?: string
   /** Default idle TTL in seconds, sliding on every load. Default `1800`. */
   ttl?: number
-  /** Milliseconds a Redis call may take before it fails with FST_REDIS_SESSION_UNAVAILABLE. Default `2000`; `0` waits forever. */
+  /**
+   * Milliseconds a request may wait for Redis in total (its load, its handler's calls and its write
+   * together; for the store's own methods, each call) before it fails with FST_REDIS_SESSION_UNAVAILABLE.
+   * Default `2000`; `0` waits as long as ioredis does.
+   */
   timeout?: number
   /** Largest field name in bytes. Default `200`. */
   maxFieldNameBytes?: number
   /** Largest field value in bytes. Default `65536`. */
   maxFieldValueBytes?: number
+  /** A logger (pino-like: `warn(obj, msg)`) for warnings about a degraded Redis. The plugin passes `fastify.log`. */
+  log?: { warn: (obj: object, msg: string) => void }
 }
 
-export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'redis'> {
+export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'redis' | 'log'> {
   /** An ioredis Redis or Cluster (you own it), or a URL (the plugin connects, and quits on close). */
   redis: RedisClient | string
   /** Cookie name. Default `'sid'`. */
@@ -95,7 +101,12 @@ export interface GetSessionOptions {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The request's session: always present, `session.id` is undefined while there is no live session. */
+    /**
+     * The request's session, in every hook and handler of every request: `session.id` is undefined
+     * while there is no live session, and a session that could not be loaded (before the plugin's
+     * onRequest, on a route with `config: { session: false }`, or when Redis was unavailable)
+     * reports no ID and refuses changes with a coded error.
+     */
     session: Session
   }
   interface FastifyInstance {

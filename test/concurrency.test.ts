@@ -86,7 +86,7 @@ t.test('a request that raced a logout does not resurrect the session', async (t)
   t.equal(res.statusCode, 200)
   t.equal(await redis.exists(key(id)), 0, 'the key was not written back')
   t.same(await redis.keys(prefix + '*'), [], 'and no other key was made')
-  t.match(res.headers['set-cookie'], /^sid=; Max-Age=0/, 'the late response tells the browser to forget the ID')
+  t.equal(res.headers['set-cookie'], undefined, 'the late response leaves the cookie alone (the browser may hold a newer one by now)')
 })
 
 t.test('a request that raced an expiry does not resurrect the session', async (t) => {

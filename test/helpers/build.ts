@@ -92,6 +92,17 @@ export function sessionRoutes (app: FastifyInstance): void {
   })
 }
 
+/**
+ * Assert that an ID was retired by a login or regenerate(): its key holds no session data any more,
+ * only the short-lived rotation marker, which expires by itself within a minute.
+ */
+export async function assertRetired (t: { same: (a: unknown, b: unknown, m?: string) => void, ok: (v: unknown, m?: string) => void }, redis: Redis, key: string): Promise<void> {
+  const hash = await redis.hgetall(key)
+  t.same(Object.keys(hash), ['rotated_at'], 'the old key holds only the rotation marker, no session data')
+  const ttl = await redis.ttl(key)
+  t.ok(ttl > 0 && ttl <= 60, `and the marker expires by itself (TTL ${ttl} s)`)
+}
+
 /** A tiny cookie jar around inject: keeps the session cookie the way a browser would. */
 export class Agent {
   readonly app: FastifyInstance
