@@ -2,7 +2,8 @@
 // every session method, and teardown. agent(app) keeps the session cookie between injects.
 import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
-import { Redis } from 'ioredis'
+import { type Cluster, Redis } from 'ioredis'
+import type { Test } from 'tap'
 import redisSession, { type RedisSessionOptions, type SessionRecord } from '../../plugin'
 import { redisUrl } from './redis-server'
 
@@ -96,7 +97,7 @@ export function sessionRoutes (app: FastifyInstance): void {
  * Assert that an ID was retired by a login or regenerate(): its key holds no session data any more,
  * only the short-lived rotation marker, which expires by itself within a minute.
  */
-export async function assertRetired (t: { same: (a: unknown, b: unknown, m?: string) => void, ok: (v: unknown, m?: string) => void }, redis: Redis, key: string): Promise<void> {
+export async function assertRetired (t: Test, redis: Redis | Cluster, key: string): Promise<void> {
   const hash = await redis.hgetall(key)
   t.same(Object.keys(hash), ['rotated_at'], 'the old key holds only the rotation marker, no session data')
   const ttl = await redis.ttl(key)
