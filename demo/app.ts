@@ -128,7 +128,7 @@ export function buildApp (options: DemoOptions): FastifyInstance {
         status: 503,
         title: 'Redis is not answering',
         message: 'The session store is unavailable, so the demo cannot load or save your session right now. Your session is safe in Redis; the page works again as soon as Redis is back. Try again in a few seconds.',
-        back: request.method === 'GET' ? request.url : '/'
+        back: request.method === 'GET' ? sameOriginPath(request.url) : '/'
       }))
     }
     if (status >= 500) {
@@ -294,6 +294,22 @@ export function buildApp (options: DemoOptions): FastifyInstance {
 
 function isApi (request: FastifyRequest): boolean {
   return request.url === '/api' || request.url.startsWith('/api/') || request.url.startsWith('/healthz')
+}
+
+/**
+ * Where the 503 page's "back" button leads: the request's own path and query when they stay on this
+ * site, otherwise `/`. `//host/x` is protocol-relative, browsers read `/\host` the same way and drop
+ * tabs and newlines before parsing, so the path must start with one "/" followed by anything but
+ * "/" or "\", and a URL parser must agree that it resolves to this origin.
+ */
+export function sameOriginPath (url: string): string {
+  if (!/^\/(?![/\\])/.test(url)) return '/'
+  const base = 'http://demo.invalid'
+  try {
+    return new URL(url, base).origin === base ? url : '/'
+  } catch {
+    return '/'
+  }
 }
 
 function sendHtml (reply: FastifyReply, page: string): FastifyReply {
