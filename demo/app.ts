@@ -127,7 +127,8 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       return sendHtml(reply.code(503), errorPage({
         status: 503,
         title: 'Redis is not answering',
-        message: 'The session store is unavailable, so the demo cannot load or save your session right now. Your session is safe in Redis; the page works again as soon as Redis is back. Try again in a few seconds.',
+        // No promise that the session survives: the compose Redis keeps nothing on disk.
+        message: 'The session store is unavailable, so the demo cannot load or save your session right now. The page works again as soon as Redis answers; try again in a few seconds. Sessions last only as long as Redis keeps running: if it was restarted, yours may be gone (the docker compose Redis keeps nothing on disk) and you start a new one.',
         back: request.method === 'GET' ? sameOriginPath(request.url) : '/'
       }))
     }

@@ -49,6 +49,10 @@ t.test('503 while Redis is down, recovery when it is back', async (t) => {
   t.match(page.headers['content-type'], /text\/html/)
   t.equal(page.headers['retry-after'], '5')
   t.match(page.body, /<h1>Redis is not answering<\/h1>/)
+  // Honest about what an outage means: the compose Redis keeps nothing on disk, so a restart loses every session.
+  t.match(page.body, 'The page works again as soon as Redis answers')
+  t.match(page.body, 'Sessions last only as long as Redis keeps running')
+  t.notMatch(page.body, /safe in Redis/, 'no promise that the session survives')
   t.match(page.headers['content-security-policy'], /default-src 'self'/, 'security headers on error pages too')
 
   const api = await browser.get('/api/session')
