@@ -23,6 +23,8 @@ export const TTL_CHOICES: readonly TtlChoice[] = Object.freeze([
 export const USERNAME_MAX = 64
 const COOKIE_NAME = 'sid'
 const CSRF_FIELD = 'csrf_token'
+/** POST /logout lands on `/?logged-out`; the key only selects the page's fixed notice, its value is never shown. */
+const LOGGED_OUT_QUERY = 'logged-out'
 
 export interface DemoOptions {
   /** An ioredis client (you close it) or a URL (the plugin connects, and quits on close). */
@@ -179,7 +181,7 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       if (stale) await session.destroy()
       return sendHtml(reply, loginPage({
         ttlChoices: TTL_CHOICES,
-        notice: stale ? 'Your session expired, so Redis no longer holds it. Start a new one.' : undefined
+        notice: stale ? 'Your session expired, so Redis no longer holds it. Start a new one.' : loggedOut(request) ? 'You are logged out.' : undefined
       }))
     }
     const id = session.id
@@ -263,7 +265,7 @@ export function buildApp (options: DemoOptions): FastifyInstance {
     if (request.session.id !== undefined && !validCsrf(request)) return forbidden(reply)
     // Also clears a stale cookie when the session already expired.
     await request.session.destroy()
-    return reply.redirect('/', 303)
+    return reply.redirect(`/?${LOGGED_OUT_QUERY}`, 303)
   })
 
   // ---------------------------------------------------------------------------------------------
@@ -311,6 +313,11 @@ export function sameOriginPath (url: string): string {
   } catch {
     return '/'
   }
+}
+
+function loggedOut (request: FastifyRequest): boolean {
+  const query = request.query
+  return typeof query === 'object' && query !== null && Object.hasOwn(query, LOGGED_OUT_QUERY)
 }
 
 function sendHtml (reply: FastifyReply, page: string): FastifyReply {

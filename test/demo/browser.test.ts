@@ -94,6 +94,8 @@ if (!existsSync(CHROMIUM)) {
     // 4. Log out.
     await page.click('#logout')
     await page.locator('#login-username').waitFor({ timeout: 10_000 })
+    t.equal(await text('#notice'), 'You are logged out.', 'the login page says so')
+    t.equal(new URL(page.url()).search, '?logged-out')
     t.equal(await sid(), undefined, 'cookie gone')
     t.equal(await redis.exists(key(firstId!)), 0, 'hash gone')
     t.same(apiCalls, [], 'no /api/session polling while the countdown had time left')
