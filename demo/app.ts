@@ -167,6 +167,13 @@ export function buildApp (options: DemoOptions): FastifyInstance {
     return reply.send(file.body)
   })
 
+  // Browsers and tools ask for /favicon.ico whatever the page links; send them to the SVG the
+  // layout links to, without a session load (which would slide the TTL on every page view).
+  app.get('/favicon.ico', { config: { session: false } }, async function favicon (_request, reply) {
+    reply.header('cache-control', 'public, max-age=86400')
+    return reply.redirect('/static/favicon.svg', 301)
+  })
+
   // ---------------------------------------------------------------------------------------------
   // Pages. GET / loads the session (which slides its TTL, as every load does) but never creates one
   // and never counts a page view.
