@@ -23,6 +23,8 @@ export const TTL_CHOICES: readonly TtlChoice[] = Object.freeze([
 export const USERNAME_MAX = 64
 const COOKIE_NAME = 'sid'
 const CSRF_FIELD = 'csrf_token'
+/** POST /logout lands on `/?logged-out`; the key only selects the page's fixed notice, its value is never shown. */
+const LOGGED_OUT_QUERY = 'logged-out'
 
 export interface DemoOptions {
   /** An ioredis client (you close it) or a URL (the plugin connects, and quits on close). */
@@ -127,8 +129,9 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       return sendHtml(reply.code(503), errorPage({
         status: 503,
         title: 'Redis is not answering',
-        message: 'The session store is unavailable, so the demo cannot load or save your session right now. Your session is safe in Redis; the page works again as soon as Redis is back. Try again in a few seconds.',
-        back: request.method === 'GET' ? request.url : '/'
+        // No promise that the session survives: the compose Redis keeps nothing on disk.
+        message: 'The session store is unavailable, so the demo cannot load or save your session right now. The page works again as soon as Redis answers; try again in a few seconds. Sessions last only as long as Redis keeps running: if it was restarted, yours may be gone (the docker compose Redis keeps nothing on disk) and you start a new one.',
+        back: request.method === 'GET' ? sameOriginPath(request.url) : '/'
       }))
     }
     if (status >= 500) {
@@ -164,6 +167,13 @@ export function buildApp (options: DemoOptions): FastifyInstance {
     return reply.send(file.body)
   })
 
+  // Browsers and tools ask for /favicon.ico whatever the page links; send them to the SVG the
+  // layout links to, without a session load (which would slide the TTL on every page view).
+  app.get('/favicon.ico', { config: { session: false } }, async function favicon (_request, reply) {
+    reply.header('cache-control', 'public, max-age=86400')
+    return reply.redirect('/static/favicon.svg', 301)
+  })
+
   // ---------------------------------------------------------------------------------------------
   // Pages. GET / loads the session (which slides its TTL, as every load does) but never creates one
   // and never counts a page view.
@@ -178,7 +188,7 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       if (stale) await session.destroy()
       return sendHtml(reply, loginPage({
         ttlChoices: TTL_CHOICES,
-        notice: stale ? 'Your session expired, so Redis no longer holds it. Start a new one.' : undefined
+        notice: stale ? 'Your session expired, so Redis no longer holds it. Start a new one.' : loggedOut(request) ? 'You are logged out.' : undefined
       }))
     }
     const id = session.id
@@ -262,7 +272,7 @@ export function buildApp (options: DemoOptions): FastifyInstance {
     if (request.session.id !== undefined && !validCsrf(request)) return forbidden(reply)
     // Also clears a stale cookie when the session already expired.
     await request.session.destroy()
-    return reply.redirect('/', 303)
+    return reply.redirect(`/?${LOGGED_OUT_QUERY}`, 303)
   })
 
   // ---------------------------------------------------------------------------------------------
@@ -294,6 +304,27 @@ export function buildApp (options: DemoOptions): FastifyInstance {
 
 function isApi (request: FastifyRequest): boolean {
   return request.url === '/api' || request.url.startsWith('/api/') || request.url.startsWith('/healthz')
+}
+
+/**
+ * Where the 503 page's "back" button leads: the request's own path and query when they stay on this
+ * site, otherwise `/`. `//host/x` is protocol-relative, browsers read `/\host` the same way and drop
+ * tabs and newlines before parsing, so the path must start with one "/" followed by anything but
+ * "/" or "\", and a URL parser must agree that it resolves to this origin.
+ */
+export function sameOriginPath (url: string): string {
+  if (!/^\/(?![/\\])/.test(url)) return '/'
+  const base = 'http://demo.invalid'
+  try {
+    return new URL(url, base).origin === base ? url : '/'
+  } catch {
+    return '/'
+  }
+}
+
+function loggedOut (request: FastifyRequest): boolean {
+  const query = request.query
+  return typeof query === 'object' && query !== null && Object.hasOwn(query, LOGGED_OUT_QUERY)
 }
 
 function sendHtml (reply: FastifyReply, page: string): FastifyReply {

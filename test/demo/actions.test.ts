@@ -57,28 +57,49 @@ t.test('POST /ttl with a TTL that is not offered is a 400 and changes nothing', 
   t.equal(await redis.hget(key(id), 'session_ttl'), '60')
 })
 
-t.test('POST /logout deletes the hash and clears the cookie', async (t) => {
-  const { app, redis, key } = await buildDemo(t)
+t.test('POST /logout deletes the hash, clears the cookie and the login page says so', async (t) => {
+  const { app, redis, key, prefix } = await buildDemo(t)
   const browser = new Browser(app)
   const id = await browser.login('ann')
   const res = await browser.form('/logout', { _csrf: await browser.csrf() })
   t.equal(res.statusCode, 303)
-  t.equal(res.headers.location, '/')
+  t.equal(res.headers.location, '/?logged-out')
   const cookie = res.cookies.find((c) => c.name === 'sid')
   t.equal(cookie?.maxAge, 0, 'cookie cleared')
   t.equal(browser.sid, undefined)
   t.equal(await redis.exists(key(id)), 0, 'hash deleted')
-  const page = (await browser.get('/')).body
-  t.match(page, /action="\/login"/, 'back to the login form')
-  t.notMatch(page, /id="notice"/, 'a logout is not an expiry')
+  const after = await browser.get(res.headers.location as string)
+  t.equal(after.statusCode, 200)
+  t.match(after.body, /action="\/login"/, 'back to the login form')
+  t.equal(textOf(after.body, 'notice'), 'You are logged out.')
+  t.notMatch(after.body, /expired/, 'a logout is not an expiry')
+  t.equal(after.headers['set-cookie'], undefined)
+  t.same(await redis.keys(prefix + '*'), [], 'the notice creates no session')
+  t.notMatch((await browser.get('/')).body, /id="notice"/, 'plain / has no notice')
+})
+
+t.test('the logged-out notice is fixed text: the query only selects it', async (t) => {
+  const { app } = await buildDemo(t)
+  for (const url of ['/?logged-out=<b>pwned</b>', '/?logged-out=1&notice=Send+your+password', '/?notice=Send+your+password&logged-out']) {
+    const page = (await app.inject(url)).body
+    t.equal(textOf(page, 'notice'), 'You are logged out.', url)
+    t.notMatch(page, /pwned|password/i, `${url}: nothing from the query is shown`)
+  }
+  t.notMatch((await app.inject('/?notice=You+are+logged+out')).body, /id="notice"/, 'another key selects nothing')
+  // With a live session the page is the session page, whatever the query says.
+  const browser = new Browser(app)
+  await browser.login('ann')
+  const page = (await browser.get('/?logged-out')).body
+  t.equal(textOf(page, 'username'), 'ann')
+  t.notMatch(page, /id="notice"/)
 })
 
 t.test('without a live session the forms change nothing and create no session', async (t) => {
   const { app, redis, key, prefix } = await buildDemo(t)
-  for (const [url, fields] of [['/increment', {}], ['/ttl', { ttl: '60' }], ['/logout', {}]] as const) {
+  for (const [url, fields, location] of [['/increment', {}, '/'], ['/ttl', { ttl: '60' }, '/'], ['/logout', {}, '/?logged-out']] as const) {
     const res = await new Browser(app).form(url, fields)
     t.equal(res.statusCode, 303, `${url} without a cookie`)
-    t.equal(res.headers.location, '/')
+    t.equal(res.headers.location, location)
   }
   t.same(await redis.keys(prefix + '*'), [], 'nothing created')
 

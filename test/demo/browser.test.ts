@@ -1,6 +1,7 @@
 // The demo in a real browser: headless Chromium (Debian's `chromium` package) driven by
 // playwright-core. Log in with the shortest TTL, count, change the TTL, log out; log in again and
-// watch the page notice by itself that the session expired. Screenshots go to test/artifacts/.
+// watch the page notice by itself that the session expired. Then the same pages on a phone-sized
+// viewport, which must fit without scrolling sideways. Screenshots go to test/artifacts/.
 import t from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -9,6 +10,46 @@ import { buildDemo } from './helpers'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = join(__dirname, '..', 'artifacts')
+
+async function launch (t: { teardown: (fn: () => Promise<void>) => void }): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
+  })
+  t.teardown(() => browser.close())
+  return browser
+}
+
+/**
+ * Everything on the page that sticks out past the viewport's right or left edge, as
+ * "tag#id.class: left–right", plus the document itself when it can scroll sideways. Elements
+ * that are not rendered (hidden panels) have empty boxes and are skipped. Nothing is exempt, not
+ * even inside an `overflow-x: auto` box: on a phone the table and the commands must wrap.
+ */
+function horizontalOverflow (page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    // Runs in the page. The project's types have no DOM lib: name the little this uses.
+    interface Box { left: number, right: number, width: number, height: number }
+    interface El { tagName: string, id: string, className: unknown, getBoundingClientRect: () => Box }
+    const { document, window } = globalThis as unknown as {
+      document: { documentElement: { clientWidth: number, scrollWidth: number }, body: { querySelectorAll: (selector: string) => ArrayLike<El> } }
+      window: { innerWidth: number }
+    }
+    const width = document.documentElement.clientWidth
+    const found: string[] = []
+    if (document.documentElement.scrollWidth > width) found.push(`document: scrollWidth ${document.documentElement.scrollWidth} > ${width}`)
+    if (window.innerWidth > width + 20) found.push(`window: innerWidth ${window.innerWidth} > ${width}`)
+    for (const el of Array.from(document.body.querySelectorAll('*'))) {
+      const box = el.getBoundingClientRect()
+      if (box.width === 0 && box.height === 0) continue
+      if (box.right > width + 0.5 || box.left < -0.5) {
+        const name = el.tagName.toLowerCase() + (el.id === '' ? '' : `#${el.id}`) + (typeof el.className === 'string' && el.className !== '' ? `.${el.className.split(/\s+/).join('.')}` : '')
+        found.push(`${name}: ${Math.round(box.left)}–${Math.round(box.right)} of ${width}`)
+      }
+    }
+    return found
+  })
+}
 
 if (!existsSync(CHROMIUM)) {
   t.fail(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
@@ -20,11 +61,7 @@ if (!existsSync(CHROMIUM)) {
     const { port } = app.server.address() as { port: number }
     const base = `http://127.0.0.1:${port}`
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
-    })
-    t.teardown(() => browser.close())
+    const browser = await launch(t)
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } })
     const page: Page = await context.newPage()
 
@@ -94,6 +131,8 @@ if (!existsSync(CHROMIUM)) {
     // 4. Log out.
     await page.click('#logout')
     await page.locator('#login-username').waitFor({ timeout: 10_000 })
+    t.equal(await text('#notice'), 'You are logged out.', 'the login page says so')
+    t.equal(new URL(page.url()).search, '?logged-out')
     t.equal(await sid(), undefined, 'cookie gone')
     t.equal(await redis.exists(key(firstId!)), 0, 'hash gone')
     t.same(apiCalls, [], 'no /api/session polling while the countdown had time left')
@@ -122,5 +161,72 @@ if (!existsSync(CHROMIUM)) {
 
     t.same(problems, [], 'no script errors and no CSP violations')
     t.comment(`browser test took ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  })
+
+  t.test('on a phone (390 x 844) the pages fit the screen: nothing wider than the viewport', { timeout: 60_000 }, async (t) => {
+    const { app, redis, key } = await buildDemo(t)
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const base = `http://127.0.0.1:${port}`
+    const browser = await launch(t)
+    // isMobile: the page's <meta name="viewport"> applies, as on a phone.
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+    const page = await context.newPage()
+    const problems: string[] = []
+    page.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()) })
+    page.on('pageerror', (err) => { problems.push(err.message) })
+    mkdirSync(ARTIFACTS, { recursive: true })
+
+    async function login (username: string): Promise<string> {
+      await page.fill('#login-username', username)
+      await page.locator('input[name="ttl"][value="1800"]').check()
+      await page.locator('button[type="submit"]', { hasText: 'Start session' }).click()
+      await page.locator('#username').waitFor({ timeout: 10_000 })
+      const id = (await context.cookies(base)).find((c) => c.name === 'sid')?.value
+      if (id === undefined) throw new Error('no sid cookie after logging in')
+      return id
+    }
+
+    await page.goto(base + '/')
+    t.same(await horizontalOverflow(page), [], 'the login page fits')
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-login-phone.png'), fullPage: true })
+
+    const id = await login('ada.lovelace@analytical-engine.example')
+    await page.click('#increment')
+    await page.locator('#page-views', { hasText: /^1$/ }).waitFor({ timeout: 10_000 })
+    t.same(await horizontalOverflow(page), [], 'the session page fits')
+    // What made it hard to read: every hash value and command is there, each in a box that fits.
+    const hash = await redis.hgetall(key(id))
+    const table = await page.locator('#hash tbody tr').evaluateAll((rows) => rows.map((row) => [
+      row.querySelector('th code')?.textContent ?? '',
+      row.querySelector('td code')?.textContent ?? '',
+      row.querySelector('td')?.getBoundingClientRect().width ?? 0
+    ] as const))
+    t.same(Object.fromEntries(table.map(([field, value]) => [field, value])), hash, 'the table is the hash')
+    for (const [field, value, width] of table) {
+      // A value gets the card's width, not a sliver beside the field name: 24 ISO characters fit on a line.
+      if (field.endsWith('_at')) t.ok(width >= 250, `${field} = ${value}: its cell is ${Math.round(width)} px wide`)
+    }
+    const commandLines = await page.locator('#commands pre').evaluateAll((pres) => pres.map((pre) => {
+      const code = pre.querySelector('code')
+      const { getComputedStyle } = globalThis as unknown as { getComputedStyle: (el: unknown) => { lineHeight: string } }
+      const lineHeight = parseFloat(getComputedStyle(code).lineHeight)
+      return { text: code.textContent ?? '', lines: Math.round(code.getBoundingClientRect().height / lineHeight), scrolls: pre.scrollWidth > pre.clientWidth }
+    }))
+    t.ok(commandLines.some((c) => c.text.includes(key(id))), 'the commands name the key')
+    for (const c of commandLines) {
+      t.notOk(c.scrolls, `${c.text}: nothing hidden to the right`)
+      t.ok(c.lines <= 4, `${c.text}: wraps to ${c.lines} line(s), not a column of fragments`)
+    }
+    const shot = join(ARTIFACTS, 'demo-session-phone.png')
+    await page.screenshot({ path: shot, fullPage: true })
+    t.comment(`screenshot of the session page on a phone: ${shot}`)
+
+    // The worst case the form allows: 64 characters without a space.
+    await page.click('#logout')
+    await page.locator('#login-username').waitFor({ timeout: 10_000 })
+    await login('x'.repeat(64))
+    t.same(await horizontalOverflow(page), [], 'a 64-character username without spaces fits too')
+    t.same(problems, [], 'no script errors and no CSP violations')
   })
 }

@@ -2,10 +2,32 @@
 // nothing hangs; when Redis is back the demo works again by itself. Uses the server's own client
 // (connectRedis: reconnects, no offline queue) against a redis-server this test starts and stops.
 import t from 'tap'
+import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { sameOriginPath } from '../../demo/app'
 import { connectRedis } from '../../demo/server'
 import { startRedisServer } from '../helpers/redis-server'
-import { Browser, buildDemo } from './helpers'
+import { Browser, buildDemo, decode } from './helpers'
+
+/** The href of the error page's "Back to the demo" button, entities decoded. */
+function backLink (page: string): string | undefined {
+  const href = /<a class="button primary" href="([^"]*)">Back to the demo<\/a>/.exec(page)?.[1]
+  return href === undefined ? undefined : decode(href)
+}
+
+/** GET over real HTTP with the path sent as is: inject parses the URL first (`/\\host/x` arrives as `/x`), a socket does not. */
+function rawGet (port: number, path: string, cookie: string): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { cookie } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
 
 t.test('503 while Redis is down, recovery when it is back', async (t) => {
   const server = await startRedisServer(t)
@@ -27,6 +49,10 @@ t.test('503 while Redis is down, recovery when it is back', async (t) => {
   t.match(page.headers['content-type'], /text\/html/)
   t.equal(page.headers['retry-after'], '5')
   t.match(page.body, /<h1>Redis is not answering<\/h1>/)
+  // Honest about what an outage means: the compose Redis keeps nothing on disk, so a restart loses every session.
+  t.match(page.body, 'The page works again as soon as Redis answers')
+  t.match(page.body, 'Sessions last only as long as Redis keeps running')
+  t.notMatch(page.body, /safe in Redis/, 'no promise that the session survives')
   t.match(page.headers['content-security-policy'], /default-src 'self'/, 'security headers on error pages too')
 
   const api = await browser.get('/api/session')
@@ -81,4 +107,56 @@ t.test('a session survives an outage when Redis keeps its data', async (t) => {
   const res = await browser.form('/increment', { _csrf: token })
   t.equal(res.statusCode, 303)
   t.equal(await redis.hget(key(id), 'page_views'), '1', 'counted once: the timed-out request wrote nothing')
+})
+
+t.test('the 503 page links back to a path on this site, never to another host', async (t) => {
+  const server = await startRedisServer(t)
+  const client = await connectRedis(server.url)
+  t.teardown(() => { client.disconnect() })
+  const { app } = await buildDemo(t, { url: server.url, redis: client, timeout: 500 })
+  const browser = new Browser(app)
+  const id = await browser.login('ann', '300')
+  await server.stop()
+
+  // Over inject: the URL reaches the app as given when it starts with `//`.
+  const cases: Array<[string, string]> = [
+    ['/', '/'],
+    ['/?tab=hash', '/?tab=hash'],
+    ['/some/page?a=1&b=2', '/some/page?a=1&b=2'],
+    ['//evil.example/x', '/'],
+    ['//evil.example', '/'],
+    ['///evil.example/x', '/']
+  ]
+  for (const [url, back] of cases) {
+    const res = await browser.get(url)
+    t.equal(res.statusCode, 503, url)
+    t.equal(backLink(res.body), back, `GET ${url} links back to ${back}`)
+    t.notMatch(res.body, 'evil.example', `${url}: the other host appears nowhere in the page`)
+  }
+
+  // Over real HTTP, where a backslash arrives as sent; browsers read `/\\host` as `//host`.
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const raw: Array<[string, string]> = [
+    ['//evil.example/x', '/'],
+    ['/\\evil.example', '/'],
+    ['/\\/evil.example', '/'],
+    ['/\\\\evil.example/x', '/'],
+    ['/%5Cevil.example', '/%5Cevil.example'], // percent-encoded: a path segment, not a separator
+    ['/ok\\page', '/ok\\page'] // a backslash later on stays in the path
+  ]
+  for (const [path, back] of raw) {
+    const res = await rawGet(port, path, `sid=${id}`)
+    t.equal(res.status, 503, path)
+    t.equal(backLink(res.body), back, `GET ${path} over HTTP links back to ${back}`)
+  }
+})
+
+t.test('sameOriginPath keeps only paths that resolve to this origin', async (t) => {
+  // Also what no socket carries: browsers drop tabs and newlines from a URL before parsing it.
+  const kept = ['/', '/x', '/x?y=//z', '/x//y', '/%2F%2Fevil.example', '/a\\b']
+  for (const path of kept) t.equal(sameOriginPath(path), path, JSON.stringify(path))
+  const refused = ['', 'x', '//evil.example', '/\\evil.example', '/\t/evil.example', '/\n/evil.example', '/\r\\evil.example',
+    'http://evil.example/', 'javascript:alert(1)', ' /x', '\\\\evil.example']
+  for (const path of refused) t.equal(sameOriginPath(path), '/', JSON.stringify(path))
 })
