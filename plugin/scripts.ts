@@ -94,18 +94,21 @@ return 1
 /**
  * Atomic counter that never creates a key: HINCRBY only while the session is live, and only when
  * the result stays an exact JavaScript integer (Redis goes to 2^63, a JS number exactly to 2^53).
- * ARGV[1] = field, ARGV[2] = increment. Returns the new value, or nil when the session is gone.
+ * ARGV[1] = field, ARGV[2] = increment. Returns the new value as a string (its digits, exactly: an
+ * integer reply can come out of the client's parser rounded near 2^53), or nil when the session is gone.
  */
 const INCREMENT = `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return false end
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if current then
+  -- Lua numbers are doubles too: a stored value already past the limit is refused as well.
   local result = current + tonumber(ARGV[2])
-  if result > 9007199254740991 or result < -9007199254740991 then
+  if math.abs(current) > 9007199254740991 or math.abs(result) > 9007199254740991 then
     return redis.error_reply('UNSAFE_INTEGER the result would not be an exact JavaScript integer')
   end
 end
-return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGET', KEYS[1], ARGV[1])
 `
 
 /**
@@ -178,7 +181,7 @@ export type ScriptedRedis = RedisClient & {
   fastifySessionLoad (key: string, now: string, defaultTtl: number): Promise<string[] | 0 | null>
   fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
   fastifySessionPersist (key: string, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
-  fastifySessionIncrement (key: string, field: string, by: number): Promise<number | null>
+  fastifySessionIncrement (key: string, field: string, by: number): Promise<string | null>
   fastifySessionSetTtl (key: string, ttl: number): Promise<number>
   fastifySessionRemaining (key: string): Promise<number>
   fastifySessionTake (key: string, now: string, markerTtl: number): Promise<string[]>

@@ -268,7 +268,8 @@ export class RedisSessionStore {
 
   /** @internal HINCRBY while the session is live; the caller has checked the ID, field and increment. Null when gone. */
   async increment (id: string, field: string, by: number, deadline: Deadline): Promise<number | null> {
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
+    const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
+    return value === null ? null : Number(value)
   }
 
   /** @internal Field-level changes while the session is live (null value = delete). False when it was gone. */
