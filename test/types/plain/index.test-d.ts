@@ -73,7 +73,7 @@ async function standalone (): Promise<void> {
 }
 export { standalone }
 
-const err = new RedisUnavailableError('down')
+const err = new RedisUnavailableError('down', 'Retry shortly.')
 const code: 'FST_REDIS_SESSION_UNAVAILABLE' = err.code
 const status: 503 = err.statusCode
 export { code, status }
