@@ -199,7 +199,7 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       return sendHtml(reply, loginPage({ ttlChoices: TTL_CHOICES, notice: 'Your session expired just now. Start a new one.' }))
     }
     return sendHtml(reply, sessionPage({
-      username: session.get('username') ?? '',
+      username: String(session.get('username') ?? ''),
       pageViews: Number(hash.page_views ?? 0),
       ttl: session.ttl,
       expiresIn,
@@ -209,7 +209,7 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       prefix: store.prefix,
       hash,
       reservedFields: RESERVED_FIELDS,
-      csrfToken: session.get(CSRF_FIELD) ?? '',
+      csrfToken: String(session.get(CSRF_FIELD) ?? ''),
       ttlChoices: TTL_CHOICES,
       redisCli
     }))

@@ -28,7 +28,7 @@ export const InvalidFieldError = createError<'FST_REDIS_SESSION_INVALID_FIELD', 
 /** A value is not a string, a finite number or a boolean. */
 export const InvalidValueError = createError<'FST_REDIS_SESSION_INVALID_VALUE', 500, [string, string]>(
   'FST_REDIS_SESSION_INVALID_VALUE',
-  'Invalid value for session field "%s": %s. Values are strings, finite numbers or booleans (stored as strings). Nothing was written.',
+  'Invalid value for session field "%s": %s. Values are JSON: strings, finite numbers, booleans, null, arrays and plain objects. Nothing was written.',
   500,
   TypeError
 )

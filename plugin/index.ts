@@ -11,6 +11,8 @@ export default redisSession
 export { redisSession }
 export { RedisSessionStore, RESERVED_FIELDS, generateId, isValidId } from './store'
 export { Session } from './session'
+export { decodeValue, encodeValue } from './codec'
+export type { JsonValue } from './codec'
 // Listed by name (not `export *`) so Node's ESM loader can see each of them in the CommonJS build.
 export {
   ConnectError, FieldTooLargeError, InvalidFieldError, InvalidOptionError, InvalidTtlError, InvalidValueError,

@@ -5,10 +5,11 @@
 // Its async methods run one after another, in the order they were called, even when the caller
 // overlaps them (Promise.all): each sees the session as the previous one left it.
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { decodeValue } from './codec'
 import type { SessionCookie } from './cookie'
 import { Deadline } from './deadline'
 import {
-  NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
+  InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
 } from './errors'
 import {
   CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, parseTtl,
@@ -91,29 +92,42 @@ export class Session {
     return parseTtl(this.#fields.get(SESSION_TTL)) ?? this.#ctx.store.ttl
   }
 
-  /** A field's value as Redis stores it (a string), with this request's changes applied. Reserved fields can be read. */
-  get (field: SessionField | 'created_at' | 'last_accessed_at' | 'session_ttl'): string | undefined {
-    const pending = this.#pending?.get(field)
-    if (pending !== undefined) return pending ?? undefined
-    return this.#fields.get(field)
+  /**
+   * A field's value as set() stored it (a string, number, boolean, null, array or object), with this
+   * request's changes applied; a fresh copy each time. Reserved fields read as the strings Redis holds.
+   */
+  get<K extends SessionField> (field: K): SessionFieldValue<K> | undefined
+  get (field: 'created_at' | 'last_accessed_at' | 'session_ttl'): string | undefined
+  get (field: string): SessionValue | undefined {
+    const stored = this.#stored(field)
+    if (stored === undefined) return undefined
+    return RESERVED_FIELDS.has(field) ? stored : decodeValue(stored)
   }
 
-  /** Set one field, or several from a record (checked whole: one bad field and nothing changes). Written in onSend. */
-  set<K extends SessionField> (field: K, value: SessionFieldValue<K>): this
+  /**
+   * Set one field, or several from a record (checked whole: one bad field and nothing changes). Any
+   * JSON value; `undefined` deletes the field. Written in onSend.
+   */
+  set<K extends SessionField> (field: K, value: SessionFieldValue<K> | undefined): this
   set (record: SessionRecord): this
   set (fieldOrRecord: string | SessionRecord, value?: SessionValue): this {
     this.#assertUsable('set')
     const store = this.#ctx.store
     if (typeof fieldOrRecord === 'string') {
-      const encoded = store.encode(fieldOrRecord, value as SessionValue)
-      this.#changes().set(fieldOrRecord, encoded)
-    } else {
-      const entries = store.encodeRecord(fieldOrRecord)
-      const changes = this.#changes()
-      for (const [field, encoded] of entries) changes.set(field, encoded)
-      if (entries.length === 0) return this
+      if (value === undefined) return this.delete(fieldOrRecord as SessionField)
+      this.#changes().set(fieldOrRecord, store.encode(fieldOrRecord, value))
+      this.#pendingSets = true
+      return this
     }
-    this.#pendingSets = true
+    const entries = store.encodeRecord(fieldOrRecord)
+    for (const [field, encoded] of entries) {
+      if (encoded !== null) {
+        this.#changes().set(field, encoded)
+        this.#pendingSets = true
+      } else if (this.#hasSomethingToDelete()) {
+        this.#changes().set(field, null)
+      }
+    }
     return this
   }
 
@@ -121,20 +135,20 @@ export class Session {
   delete (field: SessionField): this {
     this.#assertUsable('delete')
     this.#ctx.store.checkField(field)
-    if (this.#id !== undefined || this.#pending !== undefined || this.#tail !== undefined) this.#changes().set(field, null)
+    if (this.#hasSomethingToDelete()) this.#changes().set(field, null)
     return this
   }
 
-  /** A copy of the application's fields (reserved ones left out), with this request's changes applied. */
-  data (): Record<string, string> {
-    const out: Array<[string, string]> = []
+  /** A copy of the application's fields (reserved ones left out), decoded, with this request's changes applied. */
+  data (): Record<string, SessionValue> {
+    const out: Record<string, SessionValue> = {}
     for (const [field, value] of this.#fields) {
-      if (!RESERVED_FIELDS.has(field) && !this.#pending?.has(field)) out.push([field, value])
+      if (!RESERVED_FIELDS.has(field) && !this.#pending?.has(field)) out[field] = decodeValue(value)
     }
     if (this.#pending !== undefined) {
-      for (const [field, value] of this.#pending) if (value !== null) out.push([field, value])
+      for (const [field, value] of this.#pending) if (value !== null) out[field] = decodeValue(value)
     }
-    return Object.fromEntries(out)
+    return out
   }
 
   /** Atomically add `by` to an integer field (HINCRBY) and return the new value. Creates the session when there is none. */
@@ -152,9 +166,12 @@ export class Session {
     return this.#serial(() => this.#create(data, options))
   }
 
-  /** Move the session to a new ID (same data, created_at kept); the old ID is dead. Use after login. */
-  regenerate (): Promise<string> {
-    return this.#serial(() => this.#regenerate())
+  /**
+   * Move the session to a new ID (its data, or only the fields in `keep`; created_at kept); the old
+   * ID is dead. Without a live session, start a fresh empty one. Use after login.
+   */
+  regenerate (keep?: string[]): Promise<string> {
+    return this.#serial(() => this.#regenerate(keep))
   }
 
   /** Delete the session from Redis and clear the cookie. */
@@ -272,7 +289,7 @@ export class Session {
     this.#assertUsable('create')
     this.#assertReplyOpen('create')
     const store = this.#ctx.store
-    const entries = store.encodeRecord(data)
+    const fields = store.newFields(data)
     const ttl = options.ttl === undefined ? store.ttl : checkTtl(options.ttl)
     const oldId = this.#id
     const id = generateId()
@@ -283,19 +300,29 @@ export class Session {
     // The old and the new key are independent: send both at once (one round trip, Cluster-safe).
     // The old ID keeps a rotation marker for a while, so requests still carrying it cannot replace
     // the new cookie with a lazily created session.
-    const [fields] = await Promise.all([
-      store.write(id, new Map(entries), ttl, deadline),
+    const [written] = await Promise.all([
+      store.write(id, fields, ttl, deadline),
       oldId === undefined ? undefined : store.retire(oldId, deadline)
     ])
-    this.#adopt(id, fields)
+    this.#adopt(id, written)
     return id
   }
 
-  async #regenerate (): Promise<string> {
+  async #regenerate (keep: string[] | undefined): Promise<string> {
     this.#assertUsable('regenerate')
     this.#assertReplyOpen('regenerate')
+    if (keep !== undefined && (!Array.isArray(keep) || !keep.every((field) => typeof field === 'string'))) {
+      throw new InvalidValueError('(keep)', 'regenerate() takes an array of field names to keep')
+    }
+    // Changes of this request outside `keep` go the way of the fields outside it.
+    if (keep !== undefined && this.#pending !== undefined) {
+      for (const field of this.#pending.keys()) if (!keep.includes(field)) this.#pending.delete(field)
+      this.#pendingSets = [...this.#pending.values()].some((value) => value !== null)
+    }
     const oldId = this.#id
-    if (oldId === undefined) throw new NoSessionError('regenerate')
+    // No live session (a first-time visitor logging in, say): a fresh empty one, as a login would
+    // start; this request's changes are written to it in onSend.
+    if (oldId === undefined) return await this.#create(undefined, {})
     const store = this.#ctx.store
     const deadline = this.#budget()
     // Take the latest state and retire the old ID in one step: concurrent changes are kept, and a
@@ -304,7 +331,9 @@ export class Session {
     if (latest === null) throw this.#gone()
     const pending = this.#pending
     const fields = new Map<string, string>()
-    for (const [field, value] of latest) if (!RESERVED_FIELDS.has(field)) fields.set(field, value)
+    for (const [field, value] of latest) {
+      if (!RESERVED_FIELDS.has(field) && (keep === undefined || keep.includes(field))) fields.set(field, value)
+    }
     if (pending !== undefined) {
       for (const [field, value] of pending) {
         if (value === null) fields.delete(field)
@@ -405,6 +434,18 @@ export class Session {
   #writable (): Map<string, string> {
     if (this.#fields === EMPTY) this.#fields = new Map()
     return this.#fields as Map<string, string>
+  }
+
+  /** The stored form of a field, with this request's changes applied. */
+  #stored (field: string): string | undefined {
+    const pending = this.#pending?.get(field)
+    if (pending !== undefined) return pending ?? undefined
+    return this.#fields.get(field)
+  }
+
+  /** Whether a delete could change anything: there is, or may soon be, a session. */
+  #hasSomethingToDelete (): boolean {
+    return this.#id !== undefined || this.#pending !== undefined || this.#tail !== undefined
   }
 
   #changes (): Map<string, string | null> {

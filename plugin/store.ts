@@ -2,6 +2,7 @@
 // application's fields plus three reserved ones, an expiry that slides by the session's own TTL, and
 // every multi-step change done atomically by a script in scripts.ts.
 import { randomBytes } from 'node:crypto'
+import { encodeValue } from './codec'
 import { Deadline } from './deadline'
 import {
   FieldTooLargeError, InvalidFieldError, InvalidTtlError, InvalidValueError, NOTHING_WRITTEN, NotAnIntegerError,
@@ -89,7 +90,9 @@ function utf8Bytes (s: string, limit: number): number {
 }
 
 function describe (value: unknown): string {
-  return typeof value === 'number' ? String(value) : typeof value
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array with a value that is not JSON' : 'an object that is not plain JSON (or holds such a value)'
+  return typeof value
 }
 
 export class RedisSessionStore {
@@ -135,26 +138,34 @@ export class RedisSessionStore {
     if (!Number.isSafeInteger(by)) throw new InvalidValueError(field as string, `increment ${describe(by)} is not a whole number`)
   }
 
-  /** Check a field and its value for a write and return the string Redis will hold. */
+  /** Check a field and its value for a write and return the string Redis will hold (see codec.ts). */
   encode (field: unknown, value: SessionValue): string {
     const name = this.checkField(field)
-    let s: string
-    if (typeof value === 'string') s = value
-    else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') s = String(value)
-    else throw new InvalidValueError(name, describe(value))
+    const s = encodeValue(value)
+    if (s === undefined) throw new InvalidValueError(name, describe(value))
+    // The limit applies to the stored form.
     const max = this.#options.maxFieldValueBytes
     const bytes = utf8Bytes(s, max)
     if (bytes > max) throw new FieldTooLargeError(`"${name}" value`, bytes, max, 'maxFieldValueBytes')
     return s
   }
 
-  /** Check a whole record before anything is written: one bad field rejects it all. */
-  encodeRecord (data: unknown): Array<[string, string]> {
+  /** Check a whole record before anything is written: one bad field rejects it all. An undefined value is a delete (null). */
+  encodeRecord (data: unknown): Array<[string, string | null]> {
     if (data === undefined) return []
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw new InvalidValueError('(record)', 'expected an object of field: value pairs')
     }
-    return Object.entries(data as Record<string, SessionValue>).map(([field, value]) => [field, this.encode(field, value)])
+    return Object.entries(data as Record<string, SessionValue | undefined>).map(([field, value]) =>
+      [field, value === undefined ? (this.checkField(field), null) : this.encode(field, value)])
+  }
+
+  /** A new session's fields from a record: undefined values are left out. */
+  /** @internal */
+  newFields (data: unknown): Map<string, string> {
+    const fields = new Map<string, string>()
+    for (const [field, value] of this.encodeRecord(data)) if (value !== null) fields.set(field, value)
+    return fields
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -163,10 +174,10 @@ export class RedisSessionStore {
 
   /** Create a session holding `data` with its own TTL (default: the store's); returns the new ID. */
   async createSession (data?: Record<string, SessionValue>, ttl?: number): Promise<string> {
-    const entries = this.encodeRecord(data)
+    const fields = this.newFields(data)
     const sessionTtl = ttl === undefined ? this.#options.ttl : checkTtl(ttl)
     const id = generateId()
-    await this.write(id, new Map(entries), sessionTtl, this.#deadline())
+    await this.write(id, fields, sessionTtl, this.#deadline())
     return id
   }
 

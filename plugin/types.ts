@@ -3,8 +3,10 @@ import type { Cluster, Redis } from 'ioredis'
 import type { Session } from './session'
 import type { RedisSessionStore } from './store'
 
-/** What a session field may be set to; Redis stores every value as a string. */
-export type SessionValue = string | number | boolean
+import type { JsonValue } from './codec'
+
+/** What a session field may hold: any JSON value. get() returns what set() stored (see the Data model in the README). */
+export type SessionValue = JsonValue
 
 /**
  * The fields your application keeps in a session. Empty by default, so any field name is accepted.
@@ -29,10 +31,10 @@ export type SessionCounterField = [keyof SessionData] extends [never]
   ? string
   : { [K in keyof SessionData]: SessionData[K] extends number ? K : never }[keyof SessionData] & string
 
-/** A record for set() and create(): some of the application's fields. */
+/** A record for set() and create(): some of the application's fields (an undefined value deletes the field in set()). */
 export type SessionRecord = [keyof SessionData] extends [never]
-  ? Record<string, SessionValue>
-  : Partial<SessionData>
+  ? Record<string, SessionValue | undefined>
+  : { [K in keyof SessionData]?: SessionData[K] | undefined }
 
 /** The fields Redis holds for a session, as getSession() returns them (reserved fields included). */
 export type StoredSession = Record<string, string>

@@ -10,7 +10,7 @@ function withGate (gates: Map<string, () => void>, arrived: Map<string, () => vo
     sessionRoutes(app)
     app.post('/slow/:name', async (request) => {
       const { name } = request.params as { name: string }
-      const body = request.body as { set?: Record<string, string>, delete?: string[] }
+      const body = request.body as { set?: Record<string, string | number>, delete?: string[] }
       await new Promise<void>((resolve) => {
         gates.set(name, resolve)
         arrived.get(name)?.()
@@ -55,10 +55,10 @@ t.test('two concurrent requests that change different fields both keep their cha
   const g = gate()
   const { app, redis, key } = await build(t, {}, withGate(g.gates, g.arrived))
   const agent = new Agent(app)
-  const { id } = (await agent.post('/create', { data: { x: '0', y: '0', z: 'old' } })).json()
+  const { id } = (await agent.post('/create', { data: { x: 0, y: 0, z: 'old' } })).json()
   const both = Promise.all([g.waitFor('a'), g.waitFor('b')])
-  const a = agent.post('/slow/a', { set: { x: '1' } })
-  const b = agent.post('/slow/b', { set: { y: '2' }, delete: ['z'] })
+  const a = agent.post('/slow/a', { set: { x: 1 } })
+  const b = agent.post('/slow/b', { set: { y: 2 }, delete: ['z'] })
   await both // both loaded the same hash before either writes
   g.release('a')
   await a

@@ -33,18 +33,51 @@ t.test('regenerate() keeps changes made earlier in the same request', async (t) 
     })
   })
   const agent = new Agent(app)
-  await agent.post('/create', { data: { guest: 'yes', cart: '3' } })
+  await agent.post('/create', { data: { guest: 'yes', cart: 3 } })
   const { id } = (await agent.post('/login')).json()
   const hash = await redis.hgetall(key(id))
   t.same({ role: hash.role, guest: hash.guest, cart: hash.cart }, { role: 'admin', guest: undefined, cart: '3' })
 })
 
-t.test('regenerate() without a session fails with FST_REDIS_SESSION_NO_SESSION', async (t) => {
-  const { app, redis, prefix } = await build(t)
-  const res = await app.inject({ method: 'POST', url: '/regenerate' })
-  t.equal(res.statusCode, 409)
-  t.equal(res.json().code, 'FST_REDIS_SESSION_NO_SESSION')
-  t.same(await redis.keys(prefix + '*'), [])
+t.test('regenerate(keep) keeps only the listed fields, changes of this request included', async (t) => {
+  const { app, redis, key } = await build(t, {}, (app) => {
+    sessionRoutes(app)
+    app.post('/login', async (request) => {
+      request.session.set('role', 'admin')
+      return { id: await request.session.regenerate(['cart', 'role', 'absent']) }
+    })
+  })
+  const agent = new Agent(app)
+  const { id: old } = (await agent.post('/create', { data: { guest: 'yes', cart: 3, theme: 'dark' } })).json()
+  const { id } = (await agent.post('/login')).json()
+  t.not(id, old)
+  const hash = await redis.hgetall(key(id))
+  t.same(Object.keys(hash).sort(), ['cart', 'created_at', 'last_accessed_at', 'role', 'session_ttl'])
+  t.same((await agent.get('/session')).json().data, { cart: 3, role: 'admin' })
+  t.equal(await redis.hexists(key(old), 'created_at'), 0, 'the old ID is no session')
+})
+
+t.test('regenerate() without a session starts a fresh empty one (passport calls it at every login)', async (t) => {
+  const { app, redis, key } = await build(t)
+  const agent = new Agent(app)
+  const res = await agent.post('/regenerate')
+  t.equal(res.statusCode, 200)
+  const { id } = res.json()
+  t.match(id, /^[A-Za-z0-9_-]{43}$/)
+  t.equal(agent.sid, id, 'the cookie carries the new ID')
+  const hash = await redis.hgetall(key(id))
+  t.same(Object.keys(hash).sort(), ['created_at', 'last_accessed_at', 'session_ttl'])
+  t.same((await agent.get('/session')).json().data, {})
+})
+
+t.test('regenerate() with an unknown or expired ID in the cookie starts a fresh one too', async (t) => {
+  const { app, redis, key } = await build(t)
+  const agent = new Agent(app)
+  agent.sid = 'x'.repeat(43)
+  const { id } = (await agent.post('/regenerate')).json()
+  t.not(id, 'x'.repeat(43))
+  t.equal(await redis.exists(key(id)), 1)
+  t.equal(await redis.exists(key('x'.repeat(43))), 0, 'nothing under the unknown ID')
 })
 
 t.test('regenerate() of a session destroyed meanwhile does not revive it under a new ID', async (t) => {

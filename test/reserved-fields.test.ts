@@ -29,8 +29,8 @@ for (const field of ['created_at', 'last_accessed_at', 'session_ttl']) {
 t.test('a record that mixes normal and reserved fields is rejected whole', async (t) => {
   const { app, redis, key } = await build(t)
   const agent = new Agent(app)
-  const { id } = (await agent.post('/create', { data: { a: '1' } })).json()
-  const res = await agent.post('/set', { a: '2', b: '3', session_ttl: '999999' })
+  const { id } = (await agent.post('/create', { data: { a: 1 } })).json()
+  const res = await agent.post('/set', { a: 2, b: 3, session_ttl: '999999' })
   t.equal(res.json().code, 'FST_REDIS_SESSION_RESERVED_FIELD')
   const hash = await redis.hgetall(key(id))
   t.equal(hash.a, '1', 'the normal field in the same record was not written either')

@@ -8,6 +8,7 @@ declare module 'fastify-redis-hash-session' {
     username: string
     page_views: number
     admin: boolean
+    cart: { items: string[], total: number }
   }
 }
 
@@ -26,6 +27,18 @@ app.post('/', async (request) => {
   // @ts-expect-error not a declared field in a record
   session.set({ nickname: 'x' })
   const name: string | undefined = session.get('username')
+  // get() returns the declared type of the field
+  const viewsNow: number | undefined = session.get('page_views')
+  const cart: { items: string[], total: number } | undefined = session.get('cart')
+  // @ts-expect-error page_views is a number, not a string
+  const wrong: string | undefined = session.get('page_views')
+  session.set('cart', { items: ['a'], total: 1 })
+  // @ts-expect-error cart must have its declared shape
+  session.set('cart', { items: 'a' })
+  session.set('username', undefined) // deletes
+  session.set({ admin: undefined }) // deletes
+  await session.regenerate(['username', 'cart'])
+  const stored: string | undefined = session.get('created_at')
   session.get('created_at') // reserved fields stay readable
   // @ts-expect-error not a declared field
   session.get('nickname')
@@ -38,5 +51,5 @@ app.post('/', async (request) => {
   await session.create({ username: 'ann', page_views: 0 })
   // @ts-expect-error wrong type in create()
   await session.create({ username: 1 })
-  return { name, views }
+  return { name, views, viewsNow, cart, wrong, stored }
 })

@@ -3,7 +3,7 @@
 import Fastify from 'fastify'
 import { Cluster, Redis } from 'ioredis'
 import redisSession, {
-  RedisSessionStore, RedisUnavailableError, Session, type RedisSessionOptions, type StoredSession
+  RedisSessionStore, RedisUnavailableError, Session, type JsonValue, type RedisSessionOptions, type StoredSession
 } from 'fastify-redis-hash-session'
 
 const app = Fastify()
@@ -35,13 +35,16 @@ app.get('/', async (request) => {
   const isNew: boolean = session.isNew
   const created: Date | undefined = session.createdAt
   const ttl: number = session.ttl
-  // Without a SessionData augmentation any field name and any string, number or boolean is fine.
-  session.set('anything', 'x').set('n', 1).set('flag', true)
-  session.set({ a: 1, b: 'two' })
-  // @ts-expect-error objects are not session values
+  // Without a SessionData augmentation any field name and any JSON value is fine.
+  session.set('anything', 'x').set('n', 1).set('flag', true).set('none', null)
+  session.set({ a: 1, b: 'two', c: [1, { d: 'e' }] })
   session.set('obj', { a: 1 })
-  const value: string | undefined = session.get('anything')
-  const data: Record<string, string> = session.data()
+  // @ts-expect-error a Date is not a JSON value
+  session.set('when', new Date())
+  // @ts-expect-error functions are not JSON values
+  session.set('fn', () => 1)
+  const value: JsonValue | undefined = session.get('anything')
+  const data: Record<string, JsonValue> = session.data()
   const count: number = await session.increment('n')
   await session.increment('n', 5)
   await session.setTtl(60)
