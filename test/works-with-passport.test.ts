@@ -54,6 +54,10 @@ async function passportApp (t: Test, options: Options = {}): Promise<Served & { 
       await request.logout()
       return { ok: true }
     })
+    app.post('/logout-guarded', async (request) => {
+      if (request.isAuthenticated()) await request.logout()
+      return { ok: true }
+    })
     // Something a visitor keeps in the session before and after logging in.
     app.post('/theme', async (request) => {
       request.session.set('theme', (request.body as { theme: string }).theme)
@@ -241,4 +245,30 @@ t.test('caveat: keepSessionInfo: true keeps nothing extra (passport reads Object
   await login(browser)
   const hash = await redis.hgetall(key(browser.sid as string))
   t.same({ passport: hash.passport, theme: hash.theme }, { passport: 'ann', theme: undefined })
+})
+
+t.test('caveat: a logout without a session starts an empty one (passport calls regenerate()); guard it with isAuthenticated()', async (t) => {
+  const { app, origin, redis, key, keys } = await passportApp(t)
+  const browser = new Browser(origin)
+  const res = await browser.request('POST', '/logout')
+  t.equal(res.status, 200)
+  t.match(res.setCookies, [/^sid=/])
+  t.same(Object.keys(await redis.hgetall(key(browser.sid as string))).sort(), ['created_at', 'last_accessed_at', 'session_ttl'])
+  await redis.del(...await keys())
+
+  // The guard, as a route of the same app would have it.
+  const guarded = await app.inject({ method: 'POST', url: '/logout-guarded' })
+  t.equal(guarded.statusCode, 200)
+  t.same(guarded.cookies, [])
+  t.same(await keys(), [])
+})
+
+t.test('caveat: failureFlash: true flashes nothing for passport-local (its { message } has no type): give the message as a string', async (t) => {
+  const { origin, keys } = await passportApp(t, { authenticate: { failureRedirect: '/login', failureFlash: true } })
+  const browser = new Browser(origin)
+  const res = await browser.form('/login', { username: 'ann', password: 'wrong' })
+  t.equal(res.status, 302)
+  t.equal(res.location, '/login')
+  t.same(res.setCookies, [])
+  t.same(await keys(), [], 'no flash, so no session')
 })
