@@ -138,3 +138,18 @@ t.test('caveat: reply.generateCsrf(options) calls secure-session\'s session.opti
   t.equal(res.status, 500)
   t.match(res.json().message, /options is not a function/)
 })
+
+t.test("sessionPlugin: '@fastify/session' does not work here: it keeps the secret as a property of request.session, never stored", async (t) => {
+  const { origin, keys } = await serve(t, async (app) => {
+    await app.register(fastifyFormbody)
+    await app.register(fastifyCsrfProtection, { sessionPlugin: '@fastify/session' })
+    app.get('/transfer', async (_request, reply) => ({ token: reply.generateCsrf() }))
+    app.post('/transfer', { preHandler: app.csrfProtection }, async () => ({ ok: true }))
+  })
+  const browser = new Browser(origin)
+  const { token } = (await browser.get('/transfer')).json()
+  t.same(await keys(), [], 'nothing in Redis')
+  const res = await browser.form('/transfer', { _csrf: token })
+  t.equal(res.status, 403)
+  t.equal(res.json().code, 'FST_CSRF_MISSING_SECRET')
+})
