@@ -320,10 +320,19 @@ export class Session {
       this.#pendingSets = [...this.#pending.values()].some((value) => value !== null)
     }
     const oldId = this.#id
-    // No live session (a first-time visitor logging in, say): a fresh empty one, as a login would
-    // start; this request's changes are written to it in onSend.
-    if (oldId === undefined) return await this.#create(undefined, {})
     const store = this.#ctx.store
+    // No live session (a first-time visitor logging in, say): a fresh one, as a login would start,
+    // holding this request's changes (those in `keep`), written with it in the same step.
+    if (oldId === undefined) {
+      const fields = new Map<string, string>()
+      if (this.#pending !== undefined) for (const [field, value] of this.#pending) if (value !== null) fields.set(field, value)
+      // Taken before the write, as in #flush: changes made meanwhile go into a new batch.
+      this.#pending = undefined
+      this.#pendingSets = false
+      const id = generateId()
+      this.#adopt(id, await store.write(id, fields, store.ttl, this.#budget()))
+      return id
+    }
     const deadline = this.#budget()
     // Take the latest state and retire the old ID in one step: concurrent changes are kept, and a
     // session that was destroyed meanwhile is not brought back under a new ID.
