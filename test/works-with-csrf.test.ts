@@ -14,6 +14,8 @@ import { Browser, csrfField, serve } from './helpers/http'
 
 /** The README's registration, and a form that posts with its token. */
 async function routes (app: FastifyInstance): Promise<void> {
+  // serve() has registered the plugin first, as the README's first line does:
+  // README: await app.register(redisSession, { redis })
   await app.register(fastifyFormbody)
   await app.register(fastifyCsrfProtection, { sessionPlugin: '@fastify/secure-session' })
 

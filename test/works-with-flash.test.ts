@@ -19,6 +19,8 @@ function escape (s: string): string {
 
 /** The README's registration: flash after the session plugin; a POST flashes, the page it redirects to shows it once. */
 async function routes (app: FastifyInstance): Promise<void> {
+  // serve() has registered the plugin first, as the README's first line does:
+  // README: await app.register(redisSession, { redis })
   await app.register(fastifyFormbody)
   await app.register(fastifyFlash)
 

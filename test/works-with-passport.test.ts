@@ -25,37 +25,48 @@ interface Options {
   authenticate?: Record<string, unknown>
 }
 
-/** The README's registration, with the serializers as the test needs them; records what deserializeUser receives. */
+/**
+ * The README's registration (each line of its snippet is here, see readme-snippets.test.ts), with the
+ * test's own serializers in front of the README's when given, and a recorder of what deserializeUser receives.
+ */
 async function passportApp (t: Test, options: Options = {}): Promise<Served & { deserialized: unknown[] }> {
   const deserialized: unknown[] = []
   const served = await serve(t, async (app) => {
+    // serve() has registered the plugin first, as the README's first line does:
+    // README: await app.register(redisSession, { redis })
     await app.register(fastifyFormbody)
 
-    const passport = new Authenticator(options.authenticator)
+    const passport = new Authenticator(options.authenticator) // README: const passport = new Authenticator()
     passport.use('local', new LocalStrategy((username, password, done) => {
       const user = users.get(username)
       done(null, user !== undefined && user.password === password ? user : false)
     }))
-    passport.registerUserSerializer(options.serialize ?? (async (user: User) => user.username))
+    if (options.serialize !== undefined) passport.registerUserSerializer(options.serialize)
+    passport.registerUserSerializer(async (user: User) => user.username)
     passport.registerUserDeserializer(async (stored: unknown) => {
       deserialized.push(stored)
-      return options.deserialize !== undefined ? await options.deserialize(stored) : users.get(stored as string) ?? null
+      // passport's way for a deserializer to hand over to the next one
+      // eslint-disable-next-line no-throw-literal
+      throw 'pass'
     })
+    if (options.deserialize !== undefined) passport.registerUserDeserializer(options.deserialize)
+    passport.registerUserDeserializer(async (username: string) => users.get(username) ?? null)
     await app.register(passport.initialize())
     await app.register(passport.secureSession())
 
-    app.post('/login', { preValidation: passport.authenticate('local', { successRedirect: '/me', ...options.authenticate }) }, async () => {})
+    const authenticate = { successRedirect: '/me', ...options.authenticate }
+    app.post('/login', { preValidation: passport.authenticate('local', authenticate) }, async () => {}) // README: app.post('/login', { preValidation: passport.authenticate('local', { successRedirect: '/me' }) }, async () => {})
     app.get('/me', async (request, reply) => {
       if (!request.isAuthenticated()) return reply.code(401).send({ error: 'log in first' })
       const { id, username, role } = request.user as User
       return { id, username, role }
     })
     app.post('/logout', async (request) => {
-      await request.logout()
+      if (request.isAuthenticated()) await request.logout()
       return { ok: true }
     })
-    app.post('/logout-guarded', async (request) => {
-      if (request.isAuthenticated()) await request.logout()
+    app.post('/logout-unguarded', async (request) => {
+      await request.logout()
       return { ok: true }
     })
     // Something a visitor keeps in the session before and after logging in.
@@ -247,19 +258,18 @@ t.test('caveat: keepSessionInfo: true keeps nothing extra (passport reads Object
   t.same({ passport: hash.passport, theme: hash.theme }, { passport: 'ann', theme: undefined })
 })
 
-t.test('caveat: a logout without a session starts an empty one (passport calls regenerate()); guard it with isAuthenticated()', async (t) => {
-  const { app, origin, redis, key, keys } = await passportApp(t)
-  const browser = new Browser(origin)
-  const res = await browser.request('POST', '/logout')
+t.test('caveat: a logout without a session starts an empty one (passport calls regenerate()); the guard with isAuthenticated() does not', async (t) => {
+  const { origin, redis, key, keys } = await passportApp(t)
+  const unguarded = new Browser(origin)
+  const res = await unguarded.request('POST', '/logout-unguarded')
   t.equal(res.status, 200)
   t.match(res.setCookies, [/^sid=/])
-  t.same(Object.keys(await redis.hgetall(key(browser.sid as string))).sort(), ['created_at', 'last_accessed_at', 'session_ttl'])
+  t.same(Object.keys(await redis.hgetall(key(unguarded.sid as string))).sort(), ['created_at', 'last_accessed_at', 'session_ttl'])
   await redis.del(...await keys())
 
-  // The guard, as a route of the same app would have it.
-  const guarded = await app.inject({ method: 'POST', url: '/logout-guarded' })
-  t.equal(guarded.statusCode, 200)
-  t.same(guarded.cookies, [])
+  const guarded = await new Browser(origin).request('POST', '/logout')
+  t.equal(guarded.status, 200)
+  t.same(guarded.setCookies, [])
   t.same(await keys(), [])
 })
 
@@ -271,4 +281,13 @@ t.test('caveat: failureFlash: true flashes nothing for passport-local (its { mes
   t.equal(res.location, '/login')
   t.same(res.setCookies, [])
   t.same(await keys(), [], 'no flash, so no session')
+})
+
+t.test("caveat: successFlash is set before the login clears the session: lost unless 'flash' is in clearSessionIgnoreFields", async (t) => {
+  for (const [ignore, expected] of [[[], null], [['flash'], '{"success":["Welcome"]}']] as const) {
+    const { origin, redis, key } = await passportApp(t, { authenticator: { clearSessionIgnoreFields: [...ignore] }, authenticate: { successFlash: 'Welcome' } })
+    const browser = new Browser(origin)
+    await login(browser)
+    t.equal(await redis.hget(key(browser.sid as string), 'flash'), expected, `clearSessionIgnoreFields: ${JSON.stringify(ignore)}`)
+  }
 })

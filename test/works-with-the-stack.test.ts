@@ -34,6 +34,8 @@ function page (request: FastifyRequest, reply: FastifyReply, html: string): Fast
 
 /** The README's stack, in its order: session, body parser, CSRF, passport (which brings flash). */
 async function stack (app: FastifyInstance): Promise<void> {
+  // serve() has registered the plugin first, as the README's first line does:
+  // README: await app.register(redisSession, { redis })
   await app.register(fastifyFormbody)
   await app.register(fastifyCsrfProtection, { sessionPlugin: '@fastify/secure-session' })
 
