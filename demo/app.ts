@@ -4,6 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { extname, join } from 'node:path'
+import fastifyCookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import helmet from '@fastify/helmet'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
@@ -103,6 +104,8 @@ export function buildApp (options: DemoOptions): FastifyInstance {
     referrerPolicy: { policy: 'same-origin' }
   })
   app.register(formbody)
+  // For request.cookies in the home page; the session plugin itself does not need it.
+  app.register(fastifyCookie)
   app.register(redisSession, {
     redis: options.redis,
     ...(options.prefix !== undefined && { prefix: options.prefix }),

@@ -1,12 +1,17 @@
 // The session cookie: its attributes are checked and turned into exact Set-Cookie strings once, at
-// register time, by the same serializer @fastify/cookie uses, so an option that would not serialize
-// fails at boot and a request only joins the ID between a precomputed prefix and suffix. Every
-// attribute is ours: @fastify/cookie's own parseOptions (signed, maxAge, ...) never reach it.
+// register time, by the `cookie` package's serializer (the one @fastify/cookie uses), so an option
+// that would not serialize fails at boot and a request only joins the ID between a precomputed prefix
+// and suffix. Every attribute is ours: @fastify/cookie's own parseOptions (signed, maxAge, ...) never
+// reach it. The plugin does not register @fastify/cookie, so the application may register it (or
+// not) before or after us.
+import { parseCookie, stringifySetCookie } from 'cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidOptionError } from './errors'
 import type { ResolvedCookieOptions } from './options'
 
-type Serialize = (name: string, value: string, options: Record<string, unknown>) => string
+function serialize (name: string, value: string, options: Record<string, unknown>): string {
+  return stringifySetCookie({ name, value, ...options })
+}
 
 // A value the serializer leaves as it is, to split the probe cookie around.
 const PROBE = 'PROBE'
@@ -21,7 +26,7 @@ export class SessionCookie {
   readonly #plainClear: string
   readonly #secureClear: string
 
-  constructor (name: string, options: ResolvedCookieOptions, serialize: Serialize) {
+  constructor (name: string, options: ResolvedCookieOptions) {
     this.name = name
     this.#auto = options.secure === 'auto'
     const attributes = {
@@ -72,9 +77,11 @@ export class SessionCookie {
 
   /** The cookie's value on the request, if any. */
   read (request: FastifyRequest): string | undefined {
-    // @fastify/cookie parses in onRequest by default; if it was registered with another hook, parse here.
-    const cookies = request.cookies ?? (request.headers.cookie === undefined ? undefined : request.server.parseCookie(request.headers.cookie))
-    return cookies?.[this.name]
+    // When the application registered @fastify/cookie and its hook ran first, the header is parsed already.
+    const cookies = (request as { cookies?: Record<string, string | undefined> | null }).cookies
+    if (cookies != null) return cookies[this.name]
+    const header = request.headers.cookie
+    return header === undefined ? undefined : parseCookie(header)[this.name]
   }
 
   #secure (request: FastifyRequest): boolean {

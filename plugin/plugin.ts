@@ -1,7 +1,6 @@
 // The Fastify wiring: decorators and hooks. A request reads top to bottom: onRequest reads the cookie
 // and loads the session (one round trip that also slides the TTL), the handler uses request.session,
 // onSend writes what changed and sets or clears the cookie.
-import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
 import { Redis } from 'ioredis'
 import { SessionCookie } from './cookie'
@@ -26,8 +25,7 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
   }
   const store = new RedisSessionStore({ redis, log: fastify.log, ...opts.store })
 
-  if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie)
-  const context: SessionContext = { store, cookie: new SessionCookie(opts.cookieName, opts.cookie, fastify.serializeCookie) }
+  const context: SessionContext = { store, cookie: new SessionCookie(opts.cookieName, opts.cookie) }
 
   fastify.decorate('sessionStore', { getter: () => store })
   // request.session is there in every hook and handler of every request, from the first: a hook that
