@@ -324,13 +324,16 @@ export class Session {
     // No live session (a first-time visitor logging in, say): a fresh one, as a login would start,
     // holding this request's changes (those in `keep`), written with it in the same step.
     if (oldId === undefined) {
+      const pending = this.#takePending()
       const fields = new Map<string, string>()
-      if (this.#pending !== undefined) for (const [field, value] of this.#pending) if (value !== null) fields.set(field, value)
-      // Taken before the write, as in #flush: changes made meanwhile go into a new batch.
-      this.#pending = undefined
-      this.#pendingSets = false
+      if (pending !== undefined) for (const [field, value] of pending) if (value !== null) fields.set(field, value)
       const id = generateId()
-      this.#adopt(id, await store.write(id, fields, store.ttl, this.#budget()))
+      try {
+        this.#adopt(id, await store.write(id, fields, store.ttl, this.#budget()))
+      } catch (err) {
+        this.#putBack(pending)
+        throw err
+      }
       return id
     }
     const deadline = this.#budget()
@@ -338,7 +341,7 @@ export class Session {
     // session that was destroyed meanwhile is not brought back under a new ID.
     const latest = await store.take(oldId, deadline)
     if (latest === null) throw this.#gone()
-    const pending = this.#pending
+    const pending = this.#takePending()
     const fields = new Map<string, string>()
     for (const [field, value] of latest) {
       if (!RESERVED_FIELDS.has(field) && (keep === undefined || keep.includes(field))) fields.set(field, value)
@@ -358,10 +361,9 @@ export class Session {
       // The new key was not confirmed: put the session back under its old ID, so a failed rotation
       // logs nobody out. It gets a budget of its own, as the request's may be what ran out.
       await store.restore(oldId, latest, new Deadline(store.timeout)).catch(noop)
+      this.#putBack(pending)
       throw err
     }
-    this.#pending = undefined
-    this.#pendingSets = false
     this.#adopt(id, written)
     return id
   }
@@ -455,6 +457,26 @@ export class Session {
   /** Whether a delete could change anything: there is, or may soon be, a session. */
   #hasSomethingToDelete (): boolean {
     return this.#id !== undefined || this.#pending !== undefined || this.#tail !== undefined
+  }
+
+  /**
+   * This request's changes, taken for a write: changes made while it is in flight (a set() during an
+   * await) go into a new batch, which onSend writes.
+   */
+  #takePending (): Map<string, string | null> | undefined {
+    const pending = this.#pending
+    this.#pending = undefined
+    this.#pendingSets = false
+    return pending
+  }
+
+  /** After a failed write: the taken changes are pending again, under any made meanwhile. */
+  #putBack (taken: Map<string, string | null> | undefined): void {
+    if (taken === undefined) return
+    const later = this.#pending
+    this.#pending = taken
+    if (later !== undefined) for (const [field, value] of later) taken.set(field, value)
+    this.#pendingSets = [...taken.values()].some((value) => value !== null)
   }
 
   #changes (): Map<string, string | null> {
