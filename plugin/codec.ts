@@ -9,16 +9,25 @@
 //   a string that would    JSON (quoted)             zip          "01234"
 //     read back as another type ("3", "true", "{…}", "\"quoted\"")
 //
-// Reading: a value that is exactly true/false/null or a JSON number, or starts with `"`, `{` or `[`
-// and parses as JSON, is that JSON value; anything else is the string itself. Values written by
-// 0.1 (every value a plain string) therefore still read: text that looks like a number, a boolean or
-// JSON reads as that type, everything else as the string it always was.
+// Reading: a value that is exactly true/false/null or a number in the form JavaScript writes it
+// (String(n) gives it back: `3`, `-0.5`, `1e+21`, not `1.0`, `007` or 20 digits that a number cannot
+// hold), or that starts with `"`, `{` or `[` and parses as JSON, is that JSON value; anything else is
+// the string itself. Values written by 0.1 (every value a plain string) therefore still read: text
+// that looks like a number, a boolean or JSON reads as that type, everything else as the string it
+// always was, digit for digit.
 
 /** A JSON value: what a session field can hold. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
-// JSON's number grammar; a stored value of this shape reads as a number.
+// JSON's number grammar: only a stored value of this shape can read as a number.
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
+
+/** The number a stored text stands for, if it is one exactly as String() writes it. */
+function asNumber (s: string): number | undefined {
+  if (!NUMBER.test(s)) return undefined
+  const n = Number(s)
+  return String(n) === s ? n : undefined
+}
 
 /** Whether a plain string, stored as it is, would read back as something else. */
 function ambiguous (s: string): boolean {
@@ -26,7 +35,7 @@ function ambiguous (s: string): boolean {
   const c = s.charCodeAt(0)
   // " { [ - 0-9 t f n: only strings starting with these can be taken for another type.
   if (c === 34 || c === 123 || c === 91) return true
-  if (c === 45 || (c >= 48 && c <= 57)) return NUMBER.test(s)
+  if (c === 45 || (c >= 48 && c <= 57)) return asNumber(s) !== undefined
   return s === 'true' || s === 'false' || s === 'null'
 }
 
@@ -61,7 +70,7 @@ export function decodeValue (stored: string): JsonValue {
       return stored // text of 0.1 that only starts like JSON
     }
   }
-  if (c === 45 || (c >= 48 && c <= 57)) return NUMBER.test(stored) ? Number(stored) : stored
+  if (c === 45 || (c >= 48 && c <= 57)) return asNumber(stored) ?? stored
   if (stored === 'true') return true
   if (stored === 'false') return false
   if (stored === 'null') return null

@@ -7,6 +7,8 @@
 // the old key becomes a short-lived rotation marker: a hash holding only `rotated_at`. A marker is
 // not a session: no script reads, writes or slides it, and a request that still carries the old ID
 // never creates a session lazily (see session.ts), so it cannot replace the browser's new cookie.
+// A logout that meets a marker marks it `destroyed_at`, so a failed regenerate() cannot put the
+// session back afterwards.
 import type { RedisClient } from './types'
 
 // Lua's unpack() fails beyond about 8,000 values, so field lists are sent to Redis in chunks.
@@ -61,7 +63,8 @@ return h
 /**
  * Write a whole session hash with its TTL in one atomic step.
  * ARGV[1] = 'new': only where no key exists (a new ID); 'restore': only where the key is still the
- * rotation marker a failed regenerate() left (put the session back; a logout meanwhile wins).
+ * rotation marker a failed regenerate() left, not marked destroyed (put the session back; a logout
+ * meanwhile wins).
  * ARGV[2] = TTL in seconds, ARGV[3..] = field, value, ... (reserved fields included).
  * Returns 1 when written, 0 when the precondition did not hold.
  */
@@ -69,7 +72,8 @@ const WRITE = CHUNKED + `
 if ARGV[1] == 'new' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 else
-  if redis.call('HEXISTS', KEYS[1], 'rotated_at') == 0 or redis.call('HEXISTS', KEYS[1], 'created_at') == 1 then return 0 end
+  if redis.call('HEXISTS', KEYS[1], 'rotated_at') == 0 or redis.call('HEXISTS', KEYS[1], 'created_at') == 1 or
+    redis.call('HEXISTS', KEYS[1], 'destroyed_at') == 1 then return 0 end
   redis.call('DEL', KEYS[1])
 end
 chunked('HSET', KEYS[1], 3, #ARGV)
@@ -128,9 +132,13 @@ if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return -2 end
 return redis.call('TTL', KEYS[1])
 `
 
-// Replace a live session by a rotation marker: ARGV[1] = now, ARGV[2] = the marker's TTL.
+// Replace a live session by a rotation marker: ARGV[1] = now, ARGV[2] = the marker's TTL. The HSET
+// comes first: under maxmemory with noeviction Redis refuses a script's first write that needs memory
+// (HSET) but never a DEL, so the other order would delete the session and then write the marker,
+// leaving the user logged out behind a "nothing was written". This way OOM refuses the whole step.
 const RETIRE = `
 local function retire ()
+  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1])
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -163,6 +171,13 @@ retire()
 return 1
 `
 
+/** destroy() from a request that carries a retired ID: mark the marker, so no restore revives the session. */
+const END_MARKER = `
+if redis.call('HEXISTS', KEYS[1], 'rotated_at') == 0 or redis.call('HEXISTS', KEYS[1], 'created_at') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'destroyed_at', ARGV[1])
+return 1
+`
+
 const SCRIPTS = {
   fastifySessionLoad: LOAD,
   fastifySessionWrite: WRITE,
@@ -171,7 +186,8 @@ const SCRIPTS = {
   fastifySessionSetTtl: SET_TTL,
   fastifySessionRemaining: REMAINING,
   fastifySessionTake: TAKE,
-  fastifySessionReplace: REPLACE
+  fastifySessionReplace: REPLACE,
+  fastifySessionEndMarker: END_MARKER
 } as const
 
 type Arg = string | number
@@ -186,6 +202,7 @@ export type ScriptedRedis = RedisClient & {
   fastifySessionRemaining (key: string): Promise<number>
   fastifySessionTake (key: string, now: string, markerTtl: number): Promise<string[]>
   fastifySessionReplace (key: string, now: string, markerTtl: number): Promise<number>
+  fastifySessionEndMarker (key: string, now: string): Promise<number>
 }
 
 /** Define the scripts on a client once. Safe to call for every store that shares the client. */

@@ -67,6 +67,8 @@ export class Session {
   #pendingSets = false
   /** Whether the request came with a session cookie (so destroy() clears even a stale one). */
   #hadCookie = false
+  /** The ID the cookie named when Redis held only a rotation marker there. */
+  #retiredId: string | undefined
   /** The request's one budget of waiting for Redis, made at its first call. */
   #deadline: Deadline | undefined
   /** The last async operation queued, while one is outstanding. */
@@ -124,8 +126,8 @@ export class Session {
       if (encoded !== null) {
         this.#changes().set(field, encoded)
         this.#pendingSets = true
-      } else if (this.#hasSomethingToDelete()) {
-        this.#changes().set(field, null)
+      } else {
+        this.#unset(field)
       }
     }
     return this
@@ -135,20 +137,21 @@ export class Session {
   delete (field: SessionField): this {
     this.#assertUsable('delete')
     this.#ctx.store.checkField(field)
-    if (this.#hasSomethingToDelete()) this.#changes().set(field, null)
+    this.#unset(field)
     return this
   }
 
   /** A copy of the application's fields (reserved ones left out), decoded, with this request's changes applied. */
   data (): Record<string, SessionValue> {
-    const out: Record<string, SessionValue> = {}
+    const out: Array<[string, SessionValue]> = []
     for (const [field, value] of this.#fields) {
-      if (!RESERVED_FIELDS.has(field) && !this.#pending?.has(field)) out[field] = decodeValue(value)
+      if (!RESERVED_FIELDS.has(field) && !this.#pending?.has(field)) out.push([field, decodeValue(value)])
     }
     if (this.#pending !== undefined) {
-      for (const [field, value] of this.#pending) if (value !== null) out[field] = decodeValue(value)
+      for (const [field, value] of this.#pending) if (value !== null) out.push([field, decodeValue(value)])
     }
-    return out
+    // fromEntries defines own properties: a field named __proto__ is a field, never the prototype.
+    return Object.fromEntries(out)
   }
 
   /** Atomically add `by` to an integer field (HINCRBY) and return the new value. Creates the session when there is none. */
@@ -230,6 +233,7 @@ export class Session {
     return this.#ctx.store.load(id, this.#budget()).then((loaded) => {
       if (loaded === ROTATED) {
         this.#state = RETIRED
+        this.#retiredId = id
         return
       }
       this.#state = LOADED
@@ -319,6 +323,9 @@ export class Session {
       for (const field of this.#pending.keys()) if (!keep.includes(field)) this.#pending.delete(field)
       this.#pendingSets = [...this.#pending.values()].some((value) => value !== null)
     }
+    // A retired ID (a login or regenerate() elsewhere moved the session on): starting a fresh
+    // session here would replace the browser's new cookie, so this is GONE, as for increment().
+    if (this.#state === RETIRED) throw new SessionGoneError()
     const oldId = this.#id
     const store = this.#ctx.store
     // No live session (a first-time visitor logging in, say): a fresh one, as a login would start,
@@ -359,8 +366,9 @@ export class Session {
       written = await store.write(id, fields, ttl, deadline, latest.get(CREATED_AT))
     } catch (err) {
       // The new key was not confirmed: put the session back under its old ID, so a failed rotation
-      // logs nobody out. It gets a budget of its own, as the request's may be what ran out.
-      await store.restore(oldId, latest, new Deadline(store.timeout)).catch(noop)
+      // logs nobody out. It gets a budget of its own, as the request's may be what ran out, and the
+      // request does not wait for it (its one deadline): later commands on this connection run after it.
+      store.restore(oldId, latest, new Deadline(store.timeout)).catch(noop)
       this.#putBack(pending)
       throw err
     }
@@ -376,6 +384,8 @@ export class Session {
     this.#pending = undefined
     this.#pendingSets = false
     if (id !== undefined) await this.#ctx.store.delete(id, this.#budget())
+    // A logout that meets a rotation marker: a regenerate() elsewhere that fails now cannot put the session back.
+    else if (retired && this.#retiredId !== undefined) await this.#ctx.store.endMarker(this.#retiredId, this.#budget())
     // Clear the browser's cookie, a stale one too; but not one that named a retired ID: the browser
     // may hold the new cookie of a login that raced this request by now.
     this.#cookieAction = this.#hadCookie && (id !== undefined || !retired) ? 'clear' : 'none'
@@ -454,9 +464,15 @@ export class Session {
     return this.#fields.get(field)
   }
 
-  /** Whether a delete could change anything: there is, or may soon be, a session. */
-  #hasSomethingToDelete (): boolean {
-    return this.#id !== undefined || this.#pending !== undefined || this.#tail !== undefined
+  /** A delete: written in onSend while there is, or may soon be, a session; else it only drops a pending value. */
+  #unset (field: string): void {
+    if (this.#id !== undefined || this.#tail !== undefined) {
+      this.#changes().set(field, null)
+      return
+    }
+    // No session and none on its way: a visitor who set and then deleted a field stored nothing.
+    const pending = this.#pending
+    if (pending?.delete(field) === true) this.#pendingSets = [...pending.values()].some((value) => value !== null)
   }
 
   /**

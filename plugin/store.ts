@@ -309,6 +309,11 @@ export class RedisSessionStore {
     return await this.#send(deadline, true, () => this.#redis.del(this.key(id))) === 1
   }
 
+  /** @internal A logout from a request that carries a retired ID: mark its marker so no restore revives it. */
+  async endMarker (id: string, deadline: Deadline): Promise<boolean> {
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionEndMarker(this.key(id), nowIso())) === 1
+  }
+
   /** @internal Read a live session and leave a rotation marker at its ID, atomically; null when it was gone. */
   async take (id: string, deadline: Deadline): Promise<Map<string, string> | null> {
     const flat = await this.#send(deadline, true, () => this.#redis.fastifySessionTake(this.key(id), nowIso(), ROTATION_MARKER_TTL))

@@ -17,6 +17,11 @@ const VALUES: Array<[string, unknown, string]> = [
   ['string that starts with a quote', '"quoted"', '"\\"quoted\\""'],
   ['string that starts with a bracket', '[not json', '"[not json"'],
   ['negative-looking text', '-', '-'],
+  ['number written another way', '1.0', '1.0'],
+  ['exponent text', '1e5', '1e5'],
+  ['too many digits for a number', '12345678901234567890', '12345678901234567890'],
+  ['text that overflows', '1e400', '1e400'],
+  ['-Infinity text', '-Infinity', '-Infinity'],
   ['integer', 3, '3'],
   ['negative integer', -42, '-42'],
   ['zero', 0, '0'],
@@ -52,8 +57,10 @@ t.test('values written by 0.1 (every value a plain string) still read', async (t
   const agent = new Agent(app)
   const { id } = (await agent.post('/create')).json()
   // What 0.1 stored for username 'andrew', page_views 3, admin true and a text that only starts like JSON.
-  await redis.hset(key(id), { username: 'andrew', page_views: '3', admin: 'true', note: '{unfinished', zip: '01234' })
-  t.same((await agent.get('/session')).json().data, { username: 'andrew', page_views: 3, admin: true, note: '{unfinished', zip: '01234' })
+  await redis.hset(key(id), { username: 'andrew', page_views: '3', admin: 'true', note: '{unfinished', zip: '01234', big: '1234567890123456789', price: '1.50' })
+  t.same((await agent.get('/session')).json().data, {
+    username: 'andrew', page_views: 3, admin: true, note: '{unfinished', zip: '01234', big: '1234567890123456789', price: '1.50'
+  }, 'text a number cannot hold digit for digit stays text')
 })
 
 t.test('an integer set() stays a counter: increment() works on it and returns a number', async (t) => {

@@ -44,8 +44,8 @@ t.test('regenerate() without a session keeps every change of this request', asyn
   t.same((await agent.get('/session')).json().data, { user: 'ann', n: 2 })
 })
 
-t.test('from a retired ID, too: the fresh session holds the changes, the marker stays a marker', async (t) => {
-  const { app, redis, key } = await build(t, {}, (app) => {
+t.test('from a retired ID it is GONE instead (see regenerate-with-retired-id-is-gone): no session, no cookie', async (t) => {
+  const { app, redis, key, prefix } = await build(t, {}, (app) => {
     sessionRoutes(app)
     app.post('/login', async (request) => {
       request.session.set('user', 'ann')
@@ -54,12 +54,12 @@ t.test('from a retired ID, too: the fresh session holds the changes, the marker 
   })
   const agent = new Agent(app)
   const first = (await agent.post('/create', { data: { a: 1 } })).json().id
-  await agent.post('/regenerate')
+  const { id: current } = (await agent.post('/regenerate')).json()
   const stale = new Agent(app)
   stale.sid = first
-  const { id } = (await stale.post('/login')).json()
-  t.not(id, first)
-  t.equal(stale.sid, id)
-  t.equal(await redis.hget(key(id), 'user'), 'ann')
+  const res = await stale.post('/login')
+  t.equal(res.json().code, 'FST_REDIS_SESSION_GONE')
+  t.equal(stale.sid, first, 'no cookie was sent')
+  t.same((await redis.keys(prefix + '*')).sort(), [key(current), key(first)].sort())
   await assertRetired(t, redis, key(first))
 })
