@@ -53,7 +53,8 @@ t.test('OOM under noeviction is a 503', async (t) => {
 })
 
 t.test('READONLY on a replica is a 503', async (t) => {
-  const master = await startRedisServer(t)
+  // No 5 s wait before the first sync.
+  const master = await startRedisServer(t, ['--repl-diskless-sync-delay', '0'])
   const replica = await startRedisServer(t)
   const prefix = uniquePrefix()
   const onMaster = new Redis(master.url)
