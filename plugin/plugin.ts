@@ -95,16 +95,22 @@ async function connect (fastify: FastifyInstance, url: string, timeout: number):
     maxRetriesPerRequest: 0
   })
   let booted = false
-  // Before connect(): ioredis prints "[ioredis] Unhandled error event" for errors nobody listens to.
+  /** The last connection error seen at boot: the real cause (ECONNREFUSED, say). */
+  let bootError: Error | undefined
+  // Before connect(), and never removed: ioredis prints "[ioredis] Unhandled error event" for
+  // errors nobody listens to, even after disconnect().
   redis.on('error', (err: Error) => {
     // At boot the failed connect() reports it; afterwards ioredis reconnects by itself.
     if (booted) fastify.log.warn({ err: { name: err.name, message: err.message } }, 'fastify-redis-hash-session: Redis connection error')
+    else bootError = err
   })
   try {
     await redis.connect()
   } catch (err) {
     redis.disconnect()
-    throw new ConnectError(redactPassword(url), (err as Error).message.replace(/\.+$/, ''))
+    // Without an offline queue connect() itself often rejects with a generic "Connection is closed.";
+    // the error event before it says why.
+    throw new ConnectError(redactPassword(url), connectReason(bootError ?? err as Error, url))
   }
   booted = true
   fastify.addHook('onClose', async () => { await close(redis, timeout) })
@@ -143,6 +149,16 @@ async function whenReady (fastify: FastifyInstance, redis: RedisClient, timeout:
     })
   clearTimeout(timer)
   if (!ready) fastify.log.warn('fastify-redis-hash-session: the Redis client is not connected yet; requests that need a session get 503 until it is')
+}
+
+/** Why a connection failed, for ConnectError: no trailing period (the message adds its own), no password. */
+function connectReason (err: Error, url: string): string {
+  let reason = String(err.message).replace(/[.\s]+$/, '')
+  try {
+    const password = decodeURIComponent(new URL(url).password)
+    if (password !== '') reason = reason.split(password).join('***')
+  } catch {}
+  return reason === '' ? err.name : reason
 }
 
 function redactPassword (url: string): string {
