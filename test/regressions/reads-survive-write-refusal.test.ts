@@ -2,6 +2,9 @@
 // README recommends, or a replica after a failover), the load script's sliding write failed and so
 // did every request of a logged-in user, reads included. Now a read-only request still gets its
 // session, without sliding it, and the plugin logs one warning per interval, not one per request.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
@@ -50,7 +53,10 @@ t.test('out of memory under noeviction: reads get their session', async (t) => {
 t.test('a read-only replica: reads get their session', async (t) => {
   // No 5 s wait before the first sync.
   const master = await startRedisServer(t, ['--repl-diskless-sync-delay', '0'])
-  const replica = await startRedisServer(t)
+  // A replica writes the RDB it syncs into its directory: one of its own, not the working tree.
+  const replicaDir = await mkdtemp(join(tmpdir(), 'replica-'))
+  t.teardown(() => rm(replicaDir, { recursive: true, force: true }))
+  const replica = await startRedisServer(t, ['--dir', replicaDir])
   const prefix = uniquePrefix()
   const onMaster = new Redis(master.url)
   t.teardown(() => { onMaster.disconnect() })

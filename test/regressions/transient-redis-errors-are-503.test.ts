@@ -2,6 +2,9 @@
 // after a failover, a busy script) were answered 500 as if the app misused Redis, and the body
 // carried Redis's raw message, script SHA and line number included. Now they are the retryable 503
 // FST_REDIS_SESSION_UNAVAILABLE in our own words; a real misuse (WRONGTYPE) is still a 500.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
@@ -55,7 +58,10 @@ t.test('OOM under noeviction is a 503', async (t) => {
 t.test('READONLY on a replica is a 503', async (t) => {
   // No 5 s wait before the first sync.
   const master = await startRedisServer(t, ['--repl-diskless-sync-delay', '0'])
-  const replica = await startRedisServer(t)
+  // A replica writes the RDB it syncs into its directory: one of its own, not the working tree.
+  const replicaDir = await mkdtemp(join(tmpdir(), 'replica-'))
+  t.teardown(() => rm(replicaDir, { recursive: true, force: true }))
+  const replica = await startRedisServer(t, ['--dir', replicaDir])
   const prefix = uniquePrefix()
   const onMaster = new Redis(master.url)
   t.teardown(() => { onMaster.disconnect() })
