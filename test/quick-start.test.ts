@@ -52,9 +52,25 @@ function routes (): string {
   return tsBlock.slice(tsBlock.indexOf("app.post('/login'"), tsBlock.indexOf(LISTEN)).trimEnd()
 }
 
-const work = join(root, 'test', 'artifacts', `quick-start-${process.pid}`)
+const artifacts = join(root, 'test', 'artifacts')
+const work = join(artifacts, `quick-start-${process.pid}`)
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 t.before(() => {
   if (!existsSync(join(root, 'dist/plugin/index.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)')
+  // A run that failed hard may have left its directory: remove those of runs no longer alive.
+  for (const name of existsSync(artifacts) ? readdirSync(artifacts) : []) {
+    const pid = /^quick-start-(\d+)$/.exec(name)?.[1]
+    if (pid !== undefined && !alive(Number(pid))) rmSync(join(artifacts, name), { recursive: true, force: true })
+  }
   rmSync(work, { recursive: true, force: true })
   mkdirSync(work, { recursive: true })
 })
