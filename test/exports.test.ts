@@ -1,4 +1,5 @@
-// The built package works from both import and require(), by its own name (package.json "exports").
+// The built package works from both import and require(), by its own name (package.json "exports"): import
+// loads the ES-module entry, which re-exports the CommonJS build's objects under every one of its names.
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -25,7 +26,15 @@ for (const fixture of ['esm.mjs', 'cjs.cjs']) {
     })
     const result = JSON.parse(stdout.trim().split('\n').pop()!)
     t.same({ ...result, id: undefined }, {
-      defaultIsFunction: true, namedIsDefault: true, store: 'function', errorCode: 'FST_REDIS_SESSION_UNAVAILABLE', status: 200, id: undefined
+      defaultIsFunction: true,
+      namedIsDefault: true,
+      sameAsRequire: true,
+      sameNames: true,
+      entry: fixture.startsWith('esm') ? 'dist/plugin/index.mjs' : 'dist/plugin/index.js',
+      store: 'function',
+      errorCode: 'FST_REDIS_SESSION_UNAVAILABLE',
+      status: 200,
+      id: undefined
     })
     t.equal(await redis.hget(prefix + result.id, 'from'), fixture.startsWith('esm') ? 'esm' : 'cjs')
     await redis.del(prefix + result.id)
