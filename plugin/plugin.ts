@@ -25,7 +25,11 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
   }
   const store = new RedisSessionStore({ redis, log: fastify.log, ...opts.store })
 
-  const context: SessionContext = { store, cookie: new SessionCookie(opts.cookieName, opts.cookie) }
+  const context: SessionContext = {
+    store,
+    cookie: new SessionCookie(opts.cookieName, opts.cookie),
+    rolling: opts.cookie.maxAge !== undefined
+  }
 
   fastify.decorate('sessionStore', { getter: () => store })
   // request.session is there in every hook and handler of every request, from the first: a hook that

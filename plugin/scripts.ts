@@ -33,11 +33,15 @@ end
 
 /**
  * onRequest: load a session and slide its expiry in one atomic round trip.
- * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid.
+ * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid,
+ * ARGV[3] = touchAfter in seconds (0: always slide), ARGV[4] = now minus touchAfter (ISO 8601).
+ * With touchAfter, a session touched since ARGV[4] is returned as it is, nothing written: ISO 8601
+ * times of one format compare as strings, so no date is parsed here. A session whose own TTL is not
+ * longer than touchAfter is always slid (it would otherwise expire while in use).
  * Returns false when the key does not exist, 0 for a rotation marker (both: nothing written), or
- * the hash as a flat [field, value, ...] array with last_accessed_at updated. When Redis refuses the
- * write (OOM under noeviction, say) the session is still returned, unslid, with Redis's error as
- * one extra last element.
+ * the hash as a flat [field, value, ...] array with last_accessed_at as it now stands (ARGV[1] when
+ * it was touched). When Redis refuses the write (OOM under noeviction, say) the session is still
+ * returned, unslid, with Redis's error as one extra last element.
  */
 const LOAD = VALID_TTL + `
 local h = redis.call('HGETALL', KEYS[1])
@@ -50,12 +54,15 @@ for i = 1, #h, 2 do
   elseif f == 'last_accessed_at' then touched = i + 1 end
 end
 if not live then return 0 end
+ttl = ttl or tonumber(ARGV[2])
+local after = tonumber(ARGV[3])
+if after > 0 and touched and after < ttl and h[touched] >= ARGV[4] then return h end
 local ok = redis.pcall('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
 if type(ok) == 'table' and ok.err then
   h[#h + 1] = ok.err
   return h
 end
-redis.call('EXPIRE', KEYS[1], ttl or tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], ttl)
 if touched then h[touched] = ARGV[1] else h[#h + 1] = 'last_accessed_at'; h[#h + 1] = ARGV[1] end
 return h
 `
@@ -194,7 +201,7 @@ type Arg = string | number
 
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */
 export type ScriptedRedis = RedisClient & {
-  fastifySessionLoad (key: string, now: string, defaultTtl: number): Promise<string[] | 0 | null>
+  fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number, touchedSince: string): Promise<string[] | 0 | null>
   fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
   fastifySessionPersist (key: string, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
   fastifySessionIncrement (key: string, field: string, by: number): Promise<string | null>

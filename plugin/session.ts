@@ -12,7 +12,7 @@ import {
   InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
 } from './errors'
 import {
-  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, parseTtl,
+  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, nowIso, parseTtl,
   type RedisSessionStore
 } from './store'
 import type {
@@ -26,6 +26,8 @@ export type CookieAction = 'none' | 'set' | 'clear'
 export interface SessionContext {
   readonly store: RedisSessionStore
   readonly cookie: SessionCookie
+  /** The cookie has a maxAge: re-send it whenever a load slides the session, so both expire together. */
+  readonly rolling: boolean
 }
 
 export const kFlush = Symbol('fastify-redis-hash-session.flush')
@@ -230,7 +232,8 @@ export class Session {
   [kLoad] (reply: FastifyReply, id: string): Promise<void> {
     this.#reply = reply
     this.#hadCookie = true
-    return this.#ctx.store.load(id, this.#budget()).then((loaded) => {
+    const now = nowIso()
+    return this.#ctx.store.load(id, this.#budget(), now).then((loaded) => {
       if (loaded === ROTATED) {
         this.#state = RETIRED
         this.#retiredId = id
@@ -240,6 +243,8 @@ export class Session {
       if (loaded !== null) {
         this.#id = id
         this.#fields = loaded
+        // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too.
+        if (this.#ctx.rolling && loaded.get(LAST_ACCESSED_AT) === now) this.#cookieAction = 'set'
       }
     }, (err: Error) => {
       this.#state = UNAVAILABLE

@@ -40,6 +40,22 @@ export function nowIso (): string {
   return lastIso
 }
 
+/** A time `seconds` before now as ISO 8601, formatted at most once per millisecond per store. */
+class TimeAgo {
+  readonly #ms: number
+  #lastMs = 0
+  #lastIso = ''
+  constructor (seconds: number) { this.#ms = seconds * 1000 }
+  get iso (): string {
+    const ms = Date.now()
+    if (ms !== this.#lastMs) {
+      this.#lastMs = ms
+      this.#lastIso = new Date(ms - this.#ms).toISOString()
+    }
+    return this.#lastIso
+  }
+}
+
 // randomBytes() per ID costs a call into OpenSSL each time; 128 IDs' worth at once costs about one.
 const ID_BYTES = 32
 const POOL_SIZE = ID_BYTES * 128
@@ -100,18 +116,23 @@ export class RedisSessionStore {
   readonly #options: ResolvedStoreOptions
   readonly #warnings: Warnings
   readonly #readiness: Readiness
+  /** With touchAfter: a session touched since this time is loaded without writing. */
+  readonly #touchedSince: TimeAgo | undefined
 
   constructor (options: RedisSessionStoreOptions) {
     this.#options = resolveStoreOptions(options)
     this.#redis = defineScripts(this.#options.redis)
     this.#warnings = new Warnings(this.#options.log)
     this.#readiness = new Readiness(this.#redis)
+    this.#touchedSince = this.#options.touchAfter === 0 ? undefined : new TimeAgo(this.#options.touchAfter)
   }
 
   /** The key namespace. */
   get prefix (): string { return this.#options.prefix }
   /** The default idle TTL in seconds. */
   get ttl (): number { return this.#options.ttl }
+  /** Seconds within which a load after the last touch writes nothing (0: every load slides). */
+  get touchAfter (): number { return this.#options.touchAfter }
   /** The ioredis client. */
   get redis (): ScriptedRedis { return this.#redis }
   /** Milliseconds of waiting for Redis one request (or one store call) may spend. */
@@ -227,10 +248,12 @@ export class RedisSessionStore {
   // from the given deadline, and is sent only while the client is connected (never queued).
 
   /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker. */
-  async load (id: string, deadline: Deadline): Promise<Loaded> {
+  async load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     let reply: string[] | 0 | null
+    const options = this.#options
+    const touchedSince = this.#touchedSince === undefined ? '' : this.#touchedSince.iso
     try {
-      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), nowIso(), this.#options.ttl))
+      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter, touchedSince))
     } catch (err) {
       if (redisCode(err) !== 'READONLY') throw err
       // A replica (after a failover, say) refuses scripts: serve the session without sliding it.
