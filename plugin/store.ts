@@ -300,21 +300,24 @@ export class RedisSessionStore {
     return await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))) === 1
   }
 
-  /** @internal HINCRBY while the session is live; the caller has checked the ID, field and increment. Null when gone. */
-  async increment (id: string, field: string, by: number, deadline: Deadline): Promise<number | null> {
-    const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
+  /**
+   * @internal HINCRBY while the session is live; the caller has checked the ID, field and increment.
+   * Null when gone. `slideNow` (a lazy route's write) also slides the session, in the same step.
+   */
+  async increment (id: string, field: string, by: number, deadline: Deadline, slideNow = ''): Promise<number | null> {
+    const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by, slideNow, this.#options.ttl), field)
     return value === null ? null : Number(value)
   }
 
-  /** @internal Field-level changes while the session is live (null value = delete). False when it was gone. */
-  async persist (id: string, changes: Map<string, string | null>, deadline: Deadline): Promise<boolean> {
+  /** @internal Field-level changes while the session is live (null value = delete), sliding it with `slideNow`. False when it was gone. */
+  async persist (id: string, changes: Map<string, string | null>, deadline: Deadline, slideNow = ''): Promise<boolean> {
     const sets: string[] = []
     const deletes: string[] = []
     for (const [field, value] of changes) {
       if (value === null) deletes.push(field)
       else sets.push(field, value)
     }
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), sets.length / 2, ...sets, ...deletes)) === 1
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), slideNow, this.#options.ttl, sets.length / 2, ...sets, ...deletes)) === 1
   }
 
   /** @internal The stored session_ttl and the key's expiry, atomically; false when the session is gone. */

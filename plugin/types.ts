@@ -122,7 +122,12 @@ declare module 'fastify' {
     readonly sessionStore: RedisSessionStore
   }
   interface FastifyContextConfig {
-    /** `false` skips loading the session on this route: zero Redis round trips. */
-    session?: boolean
+    /**
+     * `false` skips the session on this route: zero Redis round trips. `'lazy'` loads nothing in
+     * onRequest: increment(), set() (written in onSend), setTtl() and destroy() go straight to the
+     * cookie's session, each in one round trip that also slides it (and never creates or revives a
+     * key for an unknown ID); get() and data() need `await request.session.load()` first.
+     */
+    session?: boolean | 'lazy'
   }
 }
