@@ -116,15 +116,15 @@ export class RedisSessionStore {
   readonly #options: ResolvedStoreOptions
   readonly #warnings: Warnings
   readonly #readiness: Readiness
-  /** With touchAfter: a session touched since this time is loaded without writing. */
-  readonly #touchedSince: TimeAgo | undefined
+  /** With touchAfter: a session touched since this time is loaded without writing ('' without it). */
+  readonly #touchedSince: { readonly iso: string }
 
   constructor (options: RedisSessionStoreOptions) {
     this.#options = resolveStoreOptions(options)
     this.#redis = defineScripts(this.#options.redis)
     this.#warnings = new Warnings(this.#options.log)
     this.#readiness = new Readiness(this.#redis)
-    this.#touchedSince = this.#options.touchAfter === 0 ? undefined : new TimeAgo(this.#options.touchAfter)
+    this.#touchedSince = this.#options.touchAfter === 0 ? { iso: '' } : new TimeAgo(this.#options.touchAfter)
   }
 
   /** The key namespace. */
@@ -251,7 +251,7 @@ export class RedisSessionStore {
   async load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     let reply: string[] | 0 | null
     const options = this.#options
-    const touchedSince = this.#touchedSince === undefined ? '' : this.#touchedSince.iso
+    const touchedSince = this.#touchedSince.iso
     try {
       reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter, touchedSince))
     } catch (err) {
