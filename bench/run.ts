@@ -1,5 +1,6 @@
-// npm run bench [-- --quick] : this plugin against @fastify/session + connect-redis, @mgcrea/fastify-session
-// and the floor (Fastify + ioredis by hand), on a private redis-server, each contender in its own
+// npm run bench [-- --quick] : this plugin (also with touchAfter, and on an auto-pipelining client) against
+// @fastify/session + connect-redis, @mgcrea/fastify-session and two floors (Fastify + ioredis by hand: one
+// pipeline per request, and floor-lua, the plugin's exact Redis work as one script call per request), on a private redis-server, each contender in its own
 // process, alternating over rounds. Prints a markdown table and writes bench/results/latest.{md,json}.
 //
 // Options: --quick, --rounds N, --duration S, --login-duration S, --warmup S, --connections N,
@@ -20,7 +21,7 @@ import {
 } from './lib/probe'
 import { BenchRedis, pinSelf, pinning } from './lib/redis-server'
 import { evaluateTargets, markdown, summarise, type Report, type RunRecord } from './lib/report'
-import { CONTENDERS, LOAD_SCENARIOS, type Scenario } from './lib/scenarios'
+import { CONTENDERS, LOAD_SCENARIOS, serves, type Scenario } from './lib/scenarios'
 
 const RESULTS = resolve(__dirname, '..', '..', 'bench', 'results')
 const HARD_LIMIT_MS = 10 * 60_000
@@ -120,6 +121,7 @@ async function measuredRun (child: ContenderProcess, admin: Redis, scenario: Sce
   const redisCpu1 = await redisCpuMicros(admin)
   const commands1 = await commandCounts(admin)
   const n = Math.max(result.responses, 1)
+  const commands = commandDelta(commands0, commands1)
   const serverCpu = stats1.cpuMicros - stats0.cpuMicros
   const redisCpu = redisCpu1 - redisCpu0
   const runnerCpu = runner.user + runner.system
@@ -131,7 +133,8 @@ async function measuredRun (child: ContenderProcess, admin: Redis, scenario: Sce
     load: result,
     serverCpuMicros: serverCpu / n,
     redisCpuMicros: redisCpu / n,
-    redisCommands: sum(commandDelta(commands0, commands1)) / n,
+    redisCommands: sum(commands) / n,
+    redisWrites: ((commands.get('hset') ?? 0) + (commands.get('expire') ?? 0)) / n,
     runnerCpuMicros: runnerCpu / n,
     // What other processes took from the machine meanwhile (0 on a quiet machine).
     foreignCpu: machineTotal > 0 ? Math.max(0, (machine1.busy - machine0.busy - runnerCpu - serverCpu - redisCpu) / machineTotal) : 0
@@ -189,7 +192,8 @@ async function main (): Promise<void> {
         memory[name] = await measureMemory(admin, memBefore, await usedMemory(admin), config.sessions - 20)
         if (config.probe) {
           const results: Partial<Record<Scenario, ProbeResult>> = {}
-          for (const scenario of ['read', 'write', 'login', 'public'] as const) {
+          for (const scenario of ['read', 'write', 'lazy', 'login', 'public'] as const) {
+            if (!serves(name, scenario)) continue
             results[scenario] = await probe(child, admin, scenario, sessions, scenario === 'login' ? 30 : 100)
           }
           probes[name] = results
@@ -222,7 +226,7 @@ async function main (): Promise<void> {
         const seconds = scenario === 'login' ? config.loginDuration : config.duration
         for (const name of order) {
           const contender = live.get(name)
-          if (contender === undefined || failures[name] !== undefined) continue
+          if (contender === undefined || failures[name] !== undefined || !serves(name, scenario)) continue
           try {
             const record = await measuredRun(contender.child, admin, scenario, contender.cookies, seconds, config, round)
             runs.push(record)

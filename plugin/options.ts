@@ -10,6 +10,7 @@ export interface ResolvedStoreOptions {
   readonly redis: RedisClient
   readonly prefix: string
   readonly ttl: number
+  readonly touchAfter: number
   readonly timeout: number
   readonly maxFieldNameBytes: number
   readonly maxFieldValueBytes: number
@@ -37,7 +38,7 @@ export interface ResolvedPluginOptions {
   readonly cookie: ResolvedCookieOptions
 }
 
-const SETTING_KEYS = ['prefix', 'ttl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
+const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
 const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie']
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority']
@@ -88,9 +89,16 @@ function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis' | 'log'>
   if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 256) {
     throw new InvalidOptionError('prefix', `expected a non-empty string of at most 256 characters, such as "session:app-a:", got ${describeValue(prefix)}`)
   }
+  const ttl = integer('ttl', options.ttl, 1800, 1, MAX_TTL)
+  // Below ttl: a session must be slid before it expires (the idle timeout is between ttl − touchAfter and ttl).
+  const touchAfter = integer('touchAfter', options.touchAfter, 0, 0, MAX_TTL)
+  if (touchAfter >= ttl) {
+    throw new InvalidOptionError('touchAfter', `expected fewer seconds than ttl (${ttl}), such as ${Math.min(60, Math.floor(ttl / 2))}, got ${describeValue(touchAfter)}`)
+  }
   return {
     prefix,
-    ttl: integer('ttl', options.ttl, 1800, 1, MAX_TTL),
+    ttl,
+    touchAfter,
     timeout: integer('timeout', options.timeout, 2000, 0, MAX_TTL),
     maxFieldNameBytes: integer('maxFieldNameBytes', options.maxFieldNameBytes, 200, 1, 1024 * 1024),
     maxFieldValueBytes: integer('maxFieldValueBytes', options.maxFieldValueBytes, 64 * 1024, 1, 512 * 1024 * 1024)

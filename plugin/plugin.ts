@@ -4,10 +4,10 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
 import { Redis } from 'ioredis'
 import { SessionCookie } from './cookie'
-import { ConnectError } from './errors'
-import { resolvePluginOptions } from './options'
+import { ConnectError, InvalidOptionError } from './errors'
+import { describeValue, resolvePluginOptions } from './options'
 import { Readiness } from './readiness'
-import { Session, kDisable, kFlush, kHasPending, kLoad, kOpen, type SessionContext } from './session'
+import { Session, kDefer, kDisable, kFlush, kHasPending, kLoad, kOpen, type SessionContext } from './session'
 import { RedisSessionStore, isValidId } from './store'
 import type { RedisClient, RedisSessionOptions } from './types'
 
@@ -25,7 +25,11 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
   }
   const store = new RedisSessionStore({ redis, log: fastify.log, ...opts.store })
 
-  const context: SessionContext = { store, cookie: new SessionCookie(opts.cookieName, opts.cookie) }
+  const context: SessionContext = {
+    store,
+    cookie: new SessionCookie(opts.cookieName, opts.cookie),
+    rolling: opts.cookie.maxAge !== undefined
+  }
 
   fastify.decorate('sessionStore', { getter: () => store })
   // request.session is there in every hook and handler of every request, from the first: a hook that
@@ -38,11 +42,20 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     }
   })
 
+  // A route's config.session is checked once, when the route is added: a typo fails at boot.
+  fastify.addHook('onRoute', (route) => {
+    const mode = (route.config as { session?: unknown } | undefined)?.session
+    if (mode !== undefined && mode !== true && mode !== false && mode !== 'lazy') {
+      throw new InvalidOptionError(`config.session of ${String(route.method)} ${route.url}`, `expected true, false or 'lazy', got ${describeValue(mode)}`)
+    }
+  })
+
   // Callback style, returning the load's promise only when there is one: a request without a cookie
   // costs no promise at all.
   const loadSession: onRequestHookHandler = function loadSession (request, reply, done) {
     const session = request.session
-    if (request.routeOptions.config.session === false) {
+    const mode = request.routeOptions.config.session
+    if (mode === false) {
       session[kDisable]()
       done()
       return
@@ -51,6 +64,12 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     // A cookie of the wrong shape never reaches Redis; an unknown ID is never adopted (no fixation).
     if (id === undefined || !isValidId(id)) {
       session[kOpen](reply, id !== undefined)
+      done()
+      return
+    }
+    // A lazy route loads nothing here: its writes go straight to the ID, or it calls session.load().
+    if (mode === 'lazy') {
+      session[kDefer](reply, id)
       done()
       return
     }

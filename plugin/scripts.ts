@@ -31,13 +31,27 @@ local function valid_ttl (v)
 end
 `
 
+// After a write on a lazy route (no load in onRequest, so nothing slid the session yet): slide it
+// as the load would have. now = '' slides nothing (a loaded request's load already did).
+const SLIDE = VALID_TTL + `
+local function slide (now, default_ttl)
+  if now == '' then return end
+  redis.call('HSET', KEYS[1], 'last_accessed_at', now)
+  redis.call('EXPIRE', KEYS[1], valid_ttl(redis.call('HGET', KEYS[1], 'session_ttl')) or tonumber(default_ttl))
+end
+`
+
 /**
  * onRequest: load a session and slide its expiry in one atomic round trip.
- * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid.
+ * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid,
+ * ARGV[3] = touchAfter in seconds (0: always slide), ARGV[4] = now minus touchAfter (ISO 8601).
+ * With touchAfter, a session touched since ARGV[4] is returned as it is, nothing written: ISO 8601
+ * times of one format compare as strings, so no date is parsed here. A session whose own TTL is not
+ * longer than touchAfter is always slid (it would otherwise expire while in use).
  * Returns false when the key does not exist, 0 for a rotation marker (both: nothing written), or
- * the hash as a flat [field, value, ...] array with last_accessed_at updated. When Redis refuses the
- * write (OOM under noeviction, say) the session is still returned, unslid, with Redis's error as
- * one extra last element.
+ * the hash as a flat [field, value, ...] array with last_accessed_at as it now stands (ARGV[1] when
+ * it was touched). When Redis refuses the write (OOM under noeviction, say) the session is still
+ * returned, unslid, with Redis's error as one extra last element.
  */
 const LOAD = VALID_TTL + `
 local h = redis.call('HGETALL', KEYS[1])
@@ -50,12 +64,15 @@ for i = 1, #h, 2 do
   elseif f == 'last_accessed_at' then touched = i + 1 end
 end
 if not live then return 0 end
+ttl = ttl or tonumber(ARGV[2])
+local after = tonumber(ARGV[3])
+if after > 0 and touched and after < ttl and h[touched] >= ARGV[4] then return h end
 local ok = redis.pcall('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
 if type(ok) == 'table' and ok.err then
   h[#h + 1] = ok.err
   return h
 end
-redis.call('EXPIRE', KEYS[1], ttl or tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], ttl)
 if touched then h[touched] = ARGV[1] else h[#h + 1] = 'last_accessed_at'; h[#h + 1] = ARGV[1] end
 return h
 `
@@ -84,24 +101,27 @@ return 1
 /**
  * onSend and save(): write only the fields this request changed, and only while the session is live,
  * so a request that raced a logout, an expiry or a rotation never brings the session back.
- * ARGV[1] = n, then n field/value pairs to set, then the fields to delete.
+ * ARGV[1] = now to slide (a lazy route) or '', ARGV[2] = the default TTL, ARGV[3] = n, then n
+ * field/value pairs to set, then the fields to delete.
  * Returns 1 when written, 0 when the session was gone.
  */
-const PERSIST = CHUNKED + `
+const PERSIST = CHUNKED + SLIDE + `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
-local n = tonumber(ARGV[1])
-if n > 0 then chunked('HSET', KEYS[1], 2, 2 * n + 1) end
-if #ARGV > 2 * n + 1 then chunked('HDEL', KEYS[1], 2 * n + 2, #ARGV) end
+local n = tonumber(ARGV[3])
+if n > 0 then chunked('HSET', KEYS[1], 4, 2 * n + 3) end
+if #ARGV > 2 * n + 3 then chunked('HDEL', KEYS[1], 2 * n + 4, #ARGV) end
+slide(ARGV[1], ARGV[2])
 return 1
 `
 
 /**
  * Atomic counter that never creates a key: HINCRBY only while the session is live, and only when
  * the result stays an exact JavaScript integer (Redis goes to 2^63, a JS number exactly to 2^53).
- * ARGV[1] = field, ARGV[2] = increment. Returns the new value as a string (its digits, exactly: an
- * integer reply can come out of the client's parser rounded near 2^53), or nil when the session is gone.
+ * ARGV[1] = field, ARGV[2] = increment, ARGV[3] = now to slide (a lazy route) or '', ARGV[4] = the
+ * default TTL. Returns the new value as a string (its digits, exactly: an integer reply can come out
+ * of the client's parser rounded near 2^53), or nil when the session is gone (nothing written then).
  */
-const INCREMENT = `
+const INCREMENT = SLIDE + `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return false end
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if current then
@@ -112,6 +132,7 @@ if current then
   end
 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+slide(ARGV[3], ARGV[4])
 return redis.call('HGET', KEYS[1], ARGV[1])
 `
 
@@ -194,10 +215,10 @@ type Arg = string | number
 
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */
 export type ScriptedRedis = RedisClient & {
-  fastifySessionLoad (key: string, now: string, defaultTtl: number): Promise<string[] | 0 | null>
+  fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number, touchedSince: string): Promise<string[] | 0 | null>
   fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
-  fastifySessionPersist (key: string, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
-  fastifySessionIncrement (key: string, field: string, by: number): Promise<string | null>
+  fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
+  fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number): Promise<string | null>
   fastifySessionSetTtl (key: string, ttl: number): Promise<number>
   fastifySessionRemaining (key: string): Promise<number>
   fastifySessionTake (key: string, now: string, markerTtl: number): Promise<string[]>

@@ -12,7 +12,7 @@ import {
   InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
 } from './errors'
 import {
-  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, parseTtl,
+  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, nowIso, parseTtl,
   type RedisSessionStore
 } from './store'
 import type {
@@ -26,6 +26,8 @@ export type CookieAction = 'none' | 'set' | 'clear'
 export interface SessionContext {
   readonly store: RedisSessionStore
   readonly cookie: SessionCookie
+  /** The cookie has a maxAge: re-send it whenever a load slides the session, so both expire together. */
+  readonly rolling: boolean
 }
 
 export const kFlush = Symbol('fastify-redis-hash-session.flush')
@@ -33,6 +35,7 @@ export const kHasPending = Symbol('fastify-redis-hash-session.hasPending')
 export const kOpen = Symbol('fastify-redis-hash-session.open')
 export const kLoad = Symbol('fastify-redis-hash-session.load')
 export const kDisable = Symbol('fastify-redis-hash-session.disable')
+export const kDefer = Symbol('fastify-redis-hash-session.defer')
 
 // Where a session stands.
 /** Before the plugin's onRequest: hooks that run earlier see a session that is not loaded yet. */
@@ -45,6 +48,11 @@ const UNAVAILABLE = 2
 const LOADED = 3
 /** The cookie named an ID that a login or regenerate() retired moments ago (a rotation marker). */
 const RETIRED = 4
+/**
+ * A lazy route (`config: { session: 'lazy' }`): the cookie's ID, not loaded. Writes go to it directly
+ * (each one round trip that slides it, and never creates or revives a key); reads need load().
+ */
+const LAZY = 5
 
 // Shared by every session without a hash, so a request without a cookie allocates none; read-only,
 // writes go through #writable() (copy on write), so no request can ever see another one's fields.
@@ -74,14 +82,15 @@ export class Session {
   /** The last async operation queued, while one is outstanding. */
   #tail: Promise<void> | undefined
   #cookieAction: CookieAction = 'none'
+  #slideTime = ''
 
   constructor (ctx: SessionContext, request: FastifyRequest) {
     this.#ctx = ctx
     this.#request = request
   }
 
-  /** The session ID, or undefined while there is no live session. */
-  get id (): string | undefined { return this.#id }
+  /** The session ID, or undefined while there is no live session (on a lazy route: until load()). */
+  get id (): string | undefined { return this.#state === LAZY ? undefined : this.#id }
   /** True once this request has started a session: create(), regenerate(), or a first set() or increment(). */
   get isNew (): boolean {
     return this.#isNew || (this.#pendingSets && this.#id === undefined && this.#state === LOADED)
@@ -101,6 +110,7 @@ export class Session {
   get<K extends SessionField> (field: K): SessionFieldValue<K> | undefined
   get (field: 'created_at' | 'last_accessed_at' | 'session_ttl'): string | undefined
   get (field: string): SessionValue | undefined {
+    if (this.#state === LAZY) throw notLoadedLazy('get')
     const stored = this.#stored(field)
     if (stored === undefined) return undefined
     return RESERVED_FIELDS.has(field) ? stored : decodeValue(stored)
@@ -143,6 +153,7 @@ export class Session {
 
   /** A copy of the application's fields (reserved ones left out), decoded, with this request's changes applied. */
   data (): Record<string, SessionValue> {
+    if (this.#state === LAZY) throw notLoadedLazy('data')
     const out: Array<[string, SessionValue]> = []
     for (const [field, value] of this.#fields) {
       if (!RESERVED_FIELDS.has(field) && !this.#pending?.has(field)) out.push([field, decodeValue(value)])
@@ -190,6 +201,17 @@ export class Session {
     })
   }
 
+  /**
+   * Load the session now, on a lazy route (one round trip that also slides it); anywhere else the
+   * session is loaded already and this resolves at once. Changes made before it are kept.
+   */
+  load (): Promise<void> {
+    return this.#serial(async () => {
+      this.#assertUsable('load')
+      if (this.#state === LAZY) this.#loaded(this.#id as string, await this.#ctx.store.load(this.#id as string, this.#budget(), this.#slideNow()))
+    })
+  }
+
   /** Seconds before the session expires, per Redis; -2 when there is no live session. */
   remainingTtl (): Promise<number> {
     return this.#serial(async () => {
@@ -230,21 +252,20 @@ export class Session {
   [kLoad] (reply: FastifyReply, id: string): Promise<void> {
     this.#reply = reply
     this.#hadCookie = true
-    return this.#ctx.store.load(id, this.#budget()).then((loaded) => {
-      if (loaded === ROTATED) {
-        this.#state = RETIRED
-        this.#retiredId = id
-        return
-      }
-      this.#state = LOADED
-      if (loaded !== null) {
-        this.#id = id
-        this.#fields = loaded
-      }
+    return this.#ctx.store.load(id, this.#budget(), this.#slideNow()).then((loaded) => {
+      this.#loaded(id, loaded)
     }, (err: Error) => {
       this.#state = UNAVAILABLE
       throw err
     })
+  }
+
+  /** onRequest on a lazy route: take the cookie's ID without loading it. */
+  [kDefer] (reply: FastifyReply, id: string): void {
+    this.#reply = reply
+    this.#hadCookie = true
+    this.#id = id
+    this.#state = LAZY
   }
 
   /** Whether onSend has anything to write, or an operation to wait for. */
@@ -274,9 +295,11 @@ export class Session {
       await this.#flush(true)
       return by
     }
-    const value = await store.increment(id, field, by, this.#budget())
+    const lazy = this.#state === LAZY
+    const value = await store.increment(id, field, by, this.#budget(), lazy ? this.#slideNow() : '')
     if (value === null) throw this.#gone()
     this.#writable().set(field, String(value))
+    if (lazy) this.#slid()
     return value
   }
 
@@ -425,12 +448,14 @@ export class Session {
       this.#adopt(newId, await store.write(newId, fields, store.ttl, this.#budget()))
       return
     }
-    if (await store.persist(id, changes, this.#budget())) {
+    const lazy = this.#state === LAZY
+    if (await store.persist(id, changes, this.#budget(), lazy ? this.#slideNow() : '')) {
       const fields = this.#writable()
       for (const [field, value] of changes) {
         if (value === null) fields.delete(field)
         else fields.set(field, value)
       }
+      if (lazy) this.#slid()
     } else {
       this.#lose()
       if (strict) throw new SessionGoneError()
@@ -500,6 +525,38 @@ export class Session {
     return this.#pending
   }
 
+  /** What a load found: the session, none, or a rotation marker. */
+  #loaded (id: string, loaded: Map<string, string> | null | typeof ROTATED): void {
+    if (loaded === ROTATED) {
+      this.#state = RETIRED
+      this.#id = undefined
+      this.#retiredId = id
+      return
+    }
+    this.#state = LOADED
+    if (loaded === null) {
+      this.#id = undefined
+      this.#fields = EMPTY
+      return
+    }
+    this.#id = id
+    // Writes made before a lazy load are in it already; pending ones still apply on top.
+    this.#fields = loaded
+    // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too.
+    if (this.#ctx.rolling && loaded.get(LAST_ACCESSED_AT) === this.#slideTime) this.#slid()
+  }
+
+  /** The time a load or lazy write is sent with, to tell afterwards whether it slid the session. */
+  #slideNow (): string {
+    this.#slideTime = nowIso()
+    return this.#slideTime
+  }
+
+  /** The session's expiry was slid: with cookie.maxAge, the cookie is sent again to match it. */
+  #slid (): void {
+    if (this.#ctx.rolling && this.#cookieAction === 'none') this.#cookieAction = 'set'
+  }
+
   #adopt (id: string, fields: Map<string, string>): void {
     this.#id = id
     this.#fields = fields
@@ -510,6 +567,8 @@ export class Session {
 
   /** The session is gone (destroyed, expired or retired): no ID, no fields. The cookie is left as it is. */
   #lose (): void {
+    // A lazy route's ID that turned out gone: from now on the request has no session, as if loaded.
+    if (this.#state === LAZY) this.#state = LOADED
     this.#id = undefined
     this.#fields = EMPTY
     this.#isNew = false
@@ -537,6 +596,10 @@ export class Session {
   #assertReplyOpen (method: string): void {
     if (this.#reply?.sent === true) throw new ReplySentError(method)
   }
+}
+
+function notLoadedLazy (method: string): Error {
+  return new SessionNotLoadedError(method, 'the route has config.session \'lazy\', which loads nothing in onRequest; call `await request.session.load()` first')
 }
 
 function toDate (iso: string | undefined): Date | undefined {

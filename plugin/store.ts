@@ -40,6 +40,22 @@ export function nowIso (): string {
   return lastIso
 }
 
+/** A time `seconds` before now as ISO 8601, formatted at most once per millisecond per store. */
+class TimeAgo {
+  readonly #ms: number
+  #lastMs = 0
+  #lastIso = ''
+  constructor (seconds: number) { this.#ms = seconds * 1000 }
+  get iso (): string {
+    const ms = Date.now()
+    if (ms !== this.#lastMs) {
+      this.#lastMs = ms
+      this.#lastIso = new Date(ms - this.#ms).toISOString()
+    }
+    return this.#lastIso
+  }
+}
+
 // randomBytes() per ID costs a call into OpenSSL each time; 128 IDs' worth at once costs about one.
 const ID_BYTES = 32
 const POOL_SIZE = ID_BYTES * 128
@@ -100,18 +116,23 @@ export class RedisSessionStore {
   readonly #options: ResolvedStoreOptions
   readonly #warnings: Warnings
   readonly #readiness: Readiness
+  /** With touchAfter: a session touched since this time is loaded without writing ('' without it). */
+  readonly #touchedSince: { readonly iso: string }
 
   constructor (options: RedisSessionStoreOptions) {
     this.#options = resolveStoreOptions(options)
     this.#redis = defineScripts(this.#options.redis)
     this.#warnings = new Warnings(this.#options.log)
     this.#readiness = new Readiness(this.#redis)
+    this.#touchedSince = this.#options.touchAfter === 0 ? { iso: '' } : new TimeAgo(this.#options.touchAfter)
   }
 
   /** The key namespace. */
   get prefix (): string { return this.#options.prefix }
   /** The default idle TTL in seconds. */
   get ttl (): number { return this.#options.ttl }
+  /** Seconds within which a load after the last touch writes nothing (0: every load slides). */
+  get touchAfter (): number { return this.#options.touchAfter }
   /** The ioredis client. */
   get redis (): ScriptedRedis { return this.#redis }
   /** Milliseconds of waiting for Redis one request (or one store call) may spend. */
@@ -227,10 +248,12 @@ export class RedisSessionStore {
   // from the given deadline, and is sent only while the client is connected (never queued).
 
   /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker. */
-  async load (id: string, deadline: Deadline): Promise<Loaded> {
+  async load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     let reply: string[] | 0 | null
+    const options = this.#options
+    const touchedSince = this.#touchedSince.iso
     try {
-      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), nowIso(), this.#options.ttl))
+      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter, touchedSince))
     } catch (err) {
       if (redisCode(err) !== 'READONLY') throw err
       // A replica (after a failover, say) refuses scripts: serve the session without sliding it.
@@ -277,21 +300,24 @@ export class RedisSessionStore {
     return await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))) === 1
   }
 
-  /** @internal HINCRBY while the session is live; the caller has checked the ID, field and increment. Null when gone. */
-  async increment (id: string, field: string, by: number, deadline: Deadline): Promise<number | null> {
-    const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by), field)
+  /**
+   * @internal HINCRBY while the session is live; the caller has checked the ID, field and increment.
+   * Null when gone. `slideNow` (a lazy route's write) also slides the session, in the same step.
+   */
+  async increment (id: string, field: string, by: number, deadline: Deadline, slideNow = ''): Promise<number | null> {
+    const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by, slideNow, this.#options.ttl), field)
     return value === null ? null : Number(value)
   }
 
-  /** @internal Field-level changes while the session is live (null value = delete). False when it was gone. */
-  async persist (id: string, changes: Map<string, string | null>, deadline: Deadline): Promise<boolean> {
+  /** @internal Field-level changes while the session is live (null value = delete), sliding it with `slideNow`. False when it was gone. */
+  async persist (id: string, changes: Map<string, string | null>, deadline: Deadline, slideNow = ''): Promise<boolean> {
     const sets: string[] = []
     const deletes: string[] = []
     for (const [field, value] of changes) {
       if (value === null) deletes.push(field)
       else sets.push(field, value)
     }
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), sets.length / 2, ...sets, ...deletes)) === 1
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), slideNow, this.#options.ttl, sets.length / 2, ...sets, ...deletes)) === 1
   }
 
   /** @internal The stored session_ttl and the key's expiry, atomically; false when the session is gone. */

@@ -69,6 +69,12 @@ export interface RedisSessionStoreOptions {
   /** Default idle TTL in seconds, sliding on every load. Default `1800`. */
   ttl?: number
   /**
+   * Seconds after a session's last touch within which a load writes nothing to Redis (no
+   * `last_accessed_at` update, no EXPIRE): reads then cost Redis no write at all. The idle timeout
+   * becomes between `ttl - touchAfter` and `ttl`. Less than `ttl`. Default `0`: every load slides.
+   */
+  touchAfter?: number
+  /**
    * Milliseconds a request may wait for Redis in total (its load, its handler's calls and its write
    * together; for the store's own methods, each call) before it fails with FST_REDIS_SESSION_UNAVAILABLE.
    * Default `2000`; `0` waits as long as ioredis does.
@@ -116,7 +122,12 @@ declare module 'fastify' {
     readonly sessionStore: RedisSessionStore
   }
   interface FastifyContextConfig {
-    /** `false` skips loading the session on this route: zero Redis round trips. */
-    session?: boolean
+    /**
+     * `false` skips the session on this route: zero Redis round trips. `'lazy'` loads nothing in
+     * onRequest: increment(), set() (written in onSend), setTtl() and destroy() go straight to the
+     * cookie's session, each in one round trip that also slides it (and never creates or revives a
+     * key for an unknown ID); get() and data() need `await request.session.load()` first.
+     */
+    session?: boolean | 'lazy'
   }
 }

@@ -1,16 +1,17 @@
 // The contender "plugin": this plugin on an ioredis client of the server's own. Shared by the
-// plugin and plugin-autopipe servers, which differ only in the client's options.
+// plugin, plugin-autopipe and plugin-touch servers, which differ only in the client's or the
+// plugin's options.
 import Fastify from 'fastify'
 import { Redis, type RedisOptions } from 'ioredis'
-import redisSession from '../../plugin'
+import redisSession, { type RedisSessionOptions } from '../../plugin'
 import { TTL, countRedisRoundTrips, readUsername, serve, settings, statsRoute } from './server-kit'
 
-export async function startPluginServer (clientOptions: RedisOptions = {}): Promise<void> {
+export async function startPluginServer (clientOptions: RedisOptions = {}, pluginOptions: Partial<RedisSessionOptions> = {}): Promise<void> {
   const { port, redisUrl, redisPort } = settings()
   countRedisRoundTrips(redisPort)
   const redis = new Redis(redisUrl, clientOptions)
   const app = Fastify()
-  await app.register(redisSession, { redis, ttl: TTL })
+  await app.register(redisSession, { ...pluginOptions, redis, ttl: TTL })
 
   app.post('/login', async (request, reply) => {
     const username = readUsername(request.body)
@@ -29,6 +30,17 @@ export async function startPluginServer (clientOptions: RedisOptions = {}): Prom
     // increment() would create a session when there is none: check first, as an app would.
     if (request.session.id === undefined) return await reply.code(401).send({ error: 'no session' })
     return { counter: await request.session.increment('counter') }
+  })
+
+  // The counter on a lazy route: no load, one round trip (increment + slide); an ID that names no
+  // live session is GONE, which is this route's "no session".
+  app.post('/increment-lazy', { config: { session: 'lazy' } }, async (request, reply) => {
+    try {
+      return { counter: await request.session.increment('counter') }
+    } catch (err) {
+      if ((err as { code?: string }).code === 'FST_REDIS_SESSION_GONE') return await reply.code(401).send({ error: 'no session' })
+      throw err
+    }
   })
 
   app.get('/public', { config: { session: false } }, async () => ({ ok: true }))

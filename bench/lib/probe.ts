@@ -125,9 +125,9 @@ export async function probe (contender: ContenderProcess, admin: Redis, scenario
     }
     const body = JSON.parse(reply.body) as { username?: string, counter?: number, ok?: boolean }
     if (scenario === 'read' && body.username !== sessions.usernames[i]) fail(`read: expected ${sessions.usernames[i]}, got ${reply.body}`)
-    if (scenario === 'write') {
+    if (scenario === 'write' || scenario === 'lazy') {
       const expected = sessions.counters[i] + 1
-      if (body.counter !== expected) fail(`write: expected counter ${expected}, got ${reply.body}`)
+      if (body.counter !== expected) fail(`${scenario}: expected counter ${expected}, got ${reply.body}`)
       sessions.counters[i] = expected
     }
     if (scenario === 'public' && body.ok !== true) fail(`public: ${reply.body}`)

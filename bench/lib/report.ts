@@ -14,6 +14,8 @@ export interface RunRecord {
   redisCpuMicros: number
   /** Commands Redis ran per response (INFO commandstats; script-internal calls included). */
   redisCommands: number
+  /** HSET and EXPIRE calls per response: what a request writes to Redis (and to replicas and the AOF). */
+  redisWrites: number
   /** The runner's (autocannon's) CPU time per response, µs. */
   runnerCpuMicros: number
   /** Share of the machine's CPU that other processes used during the run (0..1). */
@@ -29,12 +31,15 @@ export interface Summary {
   rpsMax: number
   /** Median over rounds of (this req/s ÷ floor's req/s in the same round). */
   ratioToFloor: number | undefined
+  /** The same against floor-lua. */
+  ratioToFloorLua: number | undefined
   p50: number
   p99: number
   errors: number
   serverCpuMicros: number
   redisCpuMicros: number
   redisCommands: number
+  redisWrites: number
 }
 
 export interface Report {
@@ -64,11 +69,6 @@ export function summarise (runs: RunRecord[], contenders: readonly string[], sce
     for (const scenario of scenarios) {
       const mine = runs.filter((r) => r.contender === contender && r.scenario === scenario)
       if (mine.length === 0) continue
-      const ratios: number[] = []
-      for (const r of mine) {
-        const floor = runs.find((f) => f.contender === 'floor' && f.scenario === scenario && f.round === r.round)
-        if (floor !== undefined) ratios.push(r.load.rps / floor.load.rps)
-      }
       const rps = mine.map((r) => r.load.rps)
       out.push({
         contender,
@@ -77,13 +77,15 @@ export function summarise (runs: RunRecord[], contenders: readonly string[], sce
         rps: median(rps),
         rpsMin: Math.min(...rps),
         rpsMax: Math.max(...rps),
-        ratioToFloor: ratios.length > 0 ? median(ratios) : undefined,
+        ratioToFloor: pairedRatio(runs, contender, 'floor', scenario),
+        ratioToFloorLua: pairedRatio(runs, contender, 'floor-lua', scenario),
         p50: median(mine.map((r) => r.load.p50)),
         p99: median(mine.map((r) => r.load.p99)),
         errors: mine.reduce((n, r) => n + r.load.errors, 0),
         serverCpuMicros: median(mine.map((r) => r.serverCpuMicros)),
         redisCpuMicros: median(mine.map((r) => r.redisCpuMicros)),
-        redisCommands: median(mine.map((r) => r.redisCommands))
+        redisCommands: median(mine.map((r) => r.redisCommands)),
+        redisWrites: median(mine.map((r) => r.redisWrites))
       })
     }
   }
@@ -124,7 +126,28 @@ export function evaluateTargets (report: Pick<Report, 'runs' | 'probes' | 'memor
   check(read === undefined ? undefined : read === 1, `read: ${fmt(read, 2)} Redis round trips per request (target exactly 1)`)
   check(write === undefined ? undefined : write <= 2, `write: ${fmt(write, 2)} Redis round trips per request (target ≤ 2)`)
   check(pub === undefined ? undefined : pub === 0, `opted-out route (config.session false): ${fmt(pub, 2)} Redis round trips per request (target 0)`)
+  // Against floor-lua: the same Redis work in one script call per request, the cookie read by hand.
+  const cpu = (r: RunRecord): number => r.serverCpuMicros
+  const readLua = pairedRatio(runs, subject, 'floor-lua', 'read')
+  check(readLua === undefined ? undefined : readLua >= 1.0, `read: ${subject} req/s = ${ratio(readLua)} floor-lua (target ≥ 1.00×)`)
+  const readCpu = pairedRatio(runs, subject, 'floor-lua', 'read', cpu)
+  check(readCpu === undefined ? undefined : readCpu <= 1.05, `read: ${subject} server CPU per request = ${ratio(readCpu)} floor-lua's (target ≤ 1.05×)`)
+  const lazyLua = pairedRatio(runs, subject, 'floor-lua', 'lazy')
+  check(lazyLua === undefined ? undefined : lazyLua >= 0.95, `write on a lazy route: ${subject} req/s = ${ratio(lazyLua)} floor-lua (target ≥ 0.95×)`)
+  const lazyTrips = rt('lazy')
+  check(lazyTrips === undefined ? undefined : lazyTrips === 1, `write on a lazy route: ${fmt(lazyTrips, 2)} Redis round trips per request (target exactly 1)`)
+  const loginLua = pairedRatio(runs, subject, 'floor-lua', 'login')
+  check(loginLua === undefined ? undefined : loginLua >= 1.0, `login: ${subject} req/s = ${ratio(loginLua)} floor-lua (target ≥ 1.00×)`)
+  // touchAfter: reads that write nothing, and what that saves Redis.
+  const touch = subject + '-touch'
+  const touchRuns = runs.filter((r) => r.contender === touch && r.scenario === 'read')
+  const touchWrites = touchRuns.length === 0 ? undefined : median(touchRuns.map((r) => r.redisWrites))
+  check(touchWrites === undefined ? undefined : touchWrites === 0, `read with touchAfter 60: ${fmt(touchWrites, 3)} HSET + EXPIRE per request (target 0)`)
+  const redisCpu = (r: RunRecord): number => r.redisCpuMicros
+  const touchCpu = pairedRatio(runs, touch, subject, 'read', redisCpu)
+  check(touchCpu === undefined ? undefined : touchCpu <= 0.7, `read with touchAfter 60: Redis CPU per request = ${ratio(touchCpu)} the always-touch read's (target ≤ 0.70×)`)
   const mine = memory[subject]?.memoryUsage
+  check(mine === undefined ? undefined : mine <= 264, `memory: ${fmt(mine)} B per session (target ≤ 264 B, the 0.1.0 figure)`)
   const theirs = memory['fastify-session']?.memoryUsage
   const memRatio = mine !== undefined && theirs !== undefined ? mine / theirs : undefined
   check(memRatio === undefined ? undefined : memRatio <= 0.8,
@@ -134,7 +157,6 @@ export function evaluateTargets (report: Pick<Report, 'runs' | 'probes' | 'memor
   check(runs.some((r) => r.contender === subject) ? errors === 0 && invalid === 0 : undefined,
     `validity: ${errors} non-2xx/socket errors under load, ${invalid} wrong answers in the probes (target 0)`)
   // Not targets: the steadier view (server CPU per request), and the auto-pipelining variant.
-  const cpu = (r: RunRecord): number => r.serverCpuMicros
   for (const scenario of ['read', 'write'] as const) {
     const vsSession = pairedRatio(runs, 'fastify-session', subject, scenario, cpu)
     const vsFloor = pairedRatio(runs, 'floor', subject, scenario, cpu)
@@ -173,20 +195,20 @@ export function markdown (report: Report): string {
   out.push(`Other processes on the machine took ${fmt(median(foreign) * 100)}% of its CPU during the median run (up to ${fmt(Math.max(0, ...foreign) * 100)}%); ` +
     'req/s suffers most from that, CPU time per request least.')
   out.push('')
-  out.push('| Contender | Scenario | req/s | (min–max) | × floor | p50 ms | p99 ms | errors | server CPU µs/req | Redis CPU µs/req | Redis cmds/req | round trips/req |')
-  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+  out.push('| Contender | Scenario | req/s | (min–max) | × floor | × floor-lua | p50 ms | p99 ms | errors | server CPU µs/req | Redis CPU µs/req | Redis cmds/req | HSET+EXPIRE/req | round trips/req |')
+  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
   for (const s of report.summaries) {
     const rt = report.probes[s.contender]?.[s.scenario]?.roundTripsPerRequest
-    out.push(`| ${s.contender} | ${s.scenario} | ${fmt(s.rps)} | ${fmt(s.rpsMin)}–${fmt(s.rpsMax)} | ${ratio(s.ratioToFloor)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${s.errors} | ` +
-      `${fmt(s.serverCpuMicros)} | ${fmt(s.redisCpuMicros)} | ${fmt(s.redisCommands, 2)} | ${fmt(rt, 2)} |`)
+    out.push(`| ${s.contender} | ${s.scenario} | ${fmt(s.rps)} | ${fmt(s.rpsMin)}–${fmt(s.rpsMax)} | ${ratio(s.ratioToFloor)} | ${ratio(s.ratioToFloorLua)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${s.errors} | ` +
+      `${fmt(s.serverCpuMicros)} | ${fmt(s.redisCpuMicros)} | ${fmt(s.redisCommands, 2)} | ${fmt(s.redisWrites, 2)} | ${fmt(rt, 2)} |`)
   }
   out.push('')
   out.push('Round trips and Redis commands per request, one request at a time (commands inside Lua scripts included):')
   out.push('')
-  out.push('| Contender | read | write | login | opted-out route (`GET /public` with a cookie) |')
-  out.push('|---|---|---|---|---|')
+  out.push('| Contender | read | write | write on a lazy route | login | opted-out route (`GET /public` with a cookie) |')
+  out.push('|---|---|---|---|---|---|')
   for (const [name, p] of Object.entries(report.probes)) {
-    out.push(`| ${name} | ${probeCell(p.read)} | ${probeCell(p.write)} | ${probeCell(p.login)} | ${probeCell(p.public)} |`)
+    out.push(`| ${name} | ${probeCell(p.read)} | ${probeCell(p.write)} | ${p.lazy === undefined ? '(no lazy route)' : probeCell(p.lazy)} | ${probeCell(p.login)} | ${probeCell(p.public)} |`)
   }
   out.push('')
   out.push('Redis memory per stored session (username, counter; the plugin and floor add created_at, last_accessed_at, session_ttl):')

@@ -13,6 +13,7 @@ app.register(redisSession, {
   redis: 'redis://127.0.0.1:6379',
   prefix: 'session:app-a:',
   ttl: 1800,
+  touchAfter: 60,
   cookieName: 'sid',
   cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: 3600 },
   timeout: 2000,
@@ -57,6 +58,13 @@ app.get('/', async (request) => {
 })
 
 app.get('/public', { config: { session: false } }, async () => 'ok')
+app.post('/count', { config: { session: 'lazy' } }, async (request) => {
+  const views: number = await request.session.increment('views')
+  const loaded: void = await request.session.load()
+  return { views, loaded }
+})
+// @ts-expect-error config.session is true, false or 'lazy'
+app.get('/typo', { config: { session: 'lazzy' } }, async () => 'ok')
 
 const store: RedisSessionStore = app.sessionStore
 // @ts-expect-error the store decorator is read-only

@@ -1,0 +1,151 @@
+// touchAfter: a load within that many seconds of the session's last touch writes nothing to Redis
+// (no HSET of last_accessed_at, no EXPIRE), decided inside the one load script; a load after it
+// slides as always. With cookie.maxAge, the cookie is re-sent exactly when a load slides the key.
+import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import { Redis } from 'ioredis'
+import redisSession, { type RedisSessionOptions } from '../plugin'
+import { Agent, sessionRoutes, uniquePrefix } from './helpers/build'
+import { startRedisServer } from './helpers/redis-server'
+
+async function setup (t: Test, options: Partial<RedisSessionOptions>): Promise<{ agent: Agent, admin: Redis, prefix: string }> {
+  // A server of its own: commandstats are counted per server.
+  const server = await startRedisServer(t)
+  const redis = new Redis(server.url)
+  const admin = new Redis(server.url)
+  t.teardown(() => { redis.disconnect(); admin.disconnect() })
+  const prefix = uniquePrefix()
+  const app = Fastify()
+  await app.register(redisSession, { ...options, redis, prefix })
+  sessionRoutes(app)
+  t.teardown(() => app.close())
+  return { agent: new Agent(app), admin, prefix }
+}
+
+/** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats. */
+async function commandCalls (admin: Redis): Promise<Record<string, number>> {
+  const info = await admin.info('commandstats')
+  const calls: Record<string, number> = {}
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[match[1]] = Number(match[2])
+  return calls
+}
+
+/** Make the session look touched `seconds` ago (instead of waiting that long). */
+async function ageTouch (admin: Redis, key: string, seconds: number): Promise<string> {
+  const iso = new Date(Date.now() - seconds * 1000).toISOString()
+  await admin.hset(key, 'last_accessed_at', iso)
+  return iso
+}
+
+t.test('a read within touchAfter writes nothing: 0 HSET and 0 EXPIRE, the TTL runs down', async (t) => {
+  const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
+  const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+  const key = prefix + id
+  const touchedAt = await admin.hget(key, 'last_accessed_at')
+  await admin.expire(key, 500) // as if 100 s had passed since the last slide
+  await admin.config('RESETSTAT')
+  for (let i = 0; i < 20; i++) {
+    const res = await agent.get('/session')
+    t.equal(res.statusCode, 200)
+    t.equal(res.json().data.username, 'ann', 'the session is served')
+  }
+  const calls = await commandCalls(admin)
+  t.equal(calls.hset ?? 0, 0, 'no HSET in 20 reads')
+  t.equal(calls.expire ?? 0, 0, 'no EXPIRE in 20 reads')
+  t.ok((calls.evalsha ?? 0) + (calls.eval ?? 0) >= 20, 'each read is still one load script')
+  t.equal(await admin.hget(key, 'last_accessed_at'), touchedAt, 'last_accessed_at unchanged')
+  const ttl = await admin.ttl(key)
+  t.ok(ttl <= 500 && ttl > 490, `the expiry was not slid (TTL ${ttl})`)
+})
+
+t.test('a read after touchAfter slides: last_accessed_at and the expiry are renewed', async (t) => {
+  const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
+  const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+  const key = prefix + id
+  const old = await ageTouch(admin, key, 61)
+  await admin.expire(key, 539)
+  await admin.config('RESETSTAT')
+  const res = await agent.get('/session')
+  t.equal(res.statusCode, 200)
+  const calls = await commandCalls(admin)
+  t.equal(calls.hset, 1, 'one HSET of last_accessed_at')
+  t.equal(calls.expire, 1, 'one EXPIRE')
+  const touched = await admin.hget(key, 'last_accessed_at') as string
+  t.ok(touched > old, 'last_accessed_at moved forward')
+  t.equal(res.json().lastAccessedAt, touched, 'the request sees the time it wrote')
+  const ttl = await admin.ttl(key)
+  t.ok(ttl > 595, `the expiry was slid back to the ttl (TTL ${ttl})`)
+  // And the next read, inside the new window, writes nothing again.
+  await admin.config('RESETSTAT')
+  await agent.get('/session')
+  t.equal((await commandCalls(admin)).hset ?? 0, 0, 'the read after it writes nothing')
+})
+
+t.test('a session whose own ttl is not longer than touchAfter is slid on every read', async (t) => {
+  const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
+  const id = (await agent.post('/create', { data: { username: 'ann' }, ttl: 30 })).json().id as string
+  await admin.config('RESETSTAT')
+  await agent.get('/session')
+  await agent.get('/session')
+  const calls = await commandCalls(admin)
+  t.equal(calls.expire, 2, 'each read slides a 30 s session (touchAfter 60 would let it expire while in use)')
+  t.ok(await admin.ttl(prefix + id) > 25)
+})
+
+t.test('without touchAfter every read slides (the default)', async (t) => {
+  const { agent, admin } = await setup(t, { ttl: 600 })
+  await agent.post('/create', { data: { username: 'ann' } })
+  await admin.config('RESETSTAT')
+  for (let i = 0; i < 3; i++) await agent.get('/session')
+  const calls = await commandCalls(admin)
+  t.equal(calls.hset, 3)
+  t.equal(calls.expire, 3)
+})
+
+t.test('writes within touchAfter still work, and the session never expires under them', async (t) => {
+  const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
+  const id = (await agent.post('/create', { data: { n: 0 } })).json().id as string
+  t.equal((await agent.post('/increment/n')).json().value, 1)
+  await agent.post('/set', { colour: 'red' })
+  t.same(await admin.hmget(prefix + id, 'n', 'colour'), ['1', 'red'])
+})
+
+t.test('with cookie.maxAge the cookie rolls exactly when the key slides', async (t) => {
+  const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60, cookie: { maxAge: 600 } })
+  const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+  const throttled = await agent.get('/session')
+  t.equal(throttled.headers['set-cookie'], undefined, 'a read that slid nothing sends no cookie')
+  await ageTouch(admin, prefix + id, 61)
+  const touched = await agent.get('/session')
+  const cookie = String(touched.headers['set-cookie'])
+  t.match(cookie, new RegExp(`^sid=${id}; Max-Age=600;`), 'a read that slid the key re-sends the same ID with a fresh Max-Age')
+  t.match(cookie, /HttpOnly/, 'with the usual attributes')
+  t.equal(agent.sid, id, 'the browser keeps the same session')
+})
+
+t.test('with cookie.maxAge and no touchAfter, every read re-sends the cookie', async (t) => {
+  const { agent } = await setup(t, { ttl: 600, cookie: { maxAge: 600 } })
+  const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+  const res = await agent.get('/session')
+  t.match(String(res.headers['set-cookie']), new RegExp(`^sid=${id}; Max-Age=600;`))
+})
+
+t.test('under maxmemory with noeviction a throttled read is served without a warning', async (t) => {
+  const { agent, admin } = await setup(t, { ttl: 600, touchAfter: 60 })
+  await agent.post('/create', { data: { username: 'ann' } })
+  await admin.config('SET', 'maxmemory-policy', 'noeviction')
+  await admin.config('SET', 'maxmemory', '1')
+  t.teardown(() => admin.config('SET', 'maxmemory', '0'))
+  const res = await agent.get('/session')
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().data.username, 'ann')
+})
+
+t.test('touchAfter must be a whole number below ttl', async (t) => {
+  for (const [touchAfter, ttl] of [[1800, 1800], [2000, 1800], [-1, 1800], [1.5, 1800], ['60', 1800]] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    app.register(redisSession, { redis: 'redis://127.0.0.1:1', ttl, touchAfter: touchAfter as number })
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_REDIS_SESSION_INVALID_OPTION' }, `touchAfter ${JSON.stringify(touchAfter)} with ttl ${ttl}`)
+  }
+})
