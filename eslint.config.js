@@ -2,5 +2,5 @@
 
 module.exports = require('neostandard')({
   ts: true,
-  ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'test/artifacts/**', '.tap/**']
+  ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'test/artifacts/**', '.tap/**', '.cache/**']
 })

@@ -211,6 +211,9 @@ const SCRIPTS = {
   fastifySessionEndMarker: END_MARKER
 } as const
 
+/** The names of the scripted commands, for the tests that check each one runs. */
+export const SCRIPT_NAMES = Object.keys(SCRIPTS) as Array<keyof typeof SCRIPTS>
+
 type Arg = string | number
 
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */

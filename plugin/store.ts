@@ -11,7 +11,7 @@ import {
 import { MAX_TTL, resolveStoreOptions, type ResolvedStoreOptions } from './options'
 import { Readiness } from './readiness'
 import { defineScripts, type ScriptedRedis } from './scripts'
-import type { GetSessionOptions, RedisSessionStoreOptions, SessionValue, StoredSession } from './types'
+import type { GetSessionOptions, IORedisClient, RedisSessionStoreOptions, SessionValue, StoredSession } from './types'
 import { Warnings } from './warnings'
 
 export const CREATED_AT = 'created_at'
@@ -133,8 +133,8 @@ export class RedisSessionStore {
   get ttl (): number { return this.#options.ttl }
   /** Seconds within which a load after the last touch writes nothing (0: every load slides). */
   get touchAfter (): number { return this.#options.touchAfter }
-  /** The ioredis client. */
-  get redis (): ScriptedRedis { return this.#redis }
+  /** The ioredis client it was given, typed as the application's ioredis (5 or 6, whichever it resolves). */
+  get redis (): IORedisClient { return this.#redis as unknown as IORedisClient }
   /** Milliseconds of waiting for Redis one request (or one store call) may spend. */
   get timeout (): number { return this.#options.timeout }
 

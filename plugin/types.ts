@@ -39,8 +39,29 @@ export type SessionRecord = [keyof SessionData] extends [never]
 /** The fields Redis holds for a session, as getSession() returns them (reserved fields included). */
 export type StoredSession = Record<string, string>
 
-/** An ioredis client: a single Redis (standalone or Sentinel) or a Cluster. */
-export type RedisClient = Redis | Cluster
+/**
+ * An ioredis client, from ioredis 5 or 6: a single Redis (standalone or Sentinel) or a Cluster.
+ *
+ * Described by the members the plugin uses rather than as ioredis's `Redis | Cluster` classes: a
+ * class with private members is assignable only to itself, so a client from the application's
+ * ioredis 5 would not fit the class of another copy. Any `Redis` or `Cluster` of either major fits.
+ * The store hands the client back typed as the ioredis your application resolves (`store.redis`).
+ */
+export interface RedisClient {
+  /** ioredis's connection status: 'wait', 'connecting', 'connect', 'ready', 'close', 'reconnecting', 'end'. */
+  readonly status: string
+  /** ioredis's script definition (EVALSHA with EVAL fallback); the plugin defines its own commands once. */
+  defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
+  /** Connects a client created with `lazyConnect` (the plugin does, for one still waiting). */
+  connect (): Promise<void>
+  once (event: 'ready' | 'close' | 'end', listener: () => void): unknown
+  removeListener (event: 'ready' | 'close' | 'end', listener: () => void): unknown
+  hgetall (key: string): Promise<Record<string, string>>
+  del (key: string): Promise<number>
+}
+
+/** The client as the store hands it back: the application's own ioredis Redis or Cluster. */
+export type IORedisClient = Redis | Cluster
 
 export interface SessionCookieOptions {
   /** Cookie path. Default `'/'`. */

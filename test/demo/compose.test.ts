@@ -157,3 +157,21 @@ t.test('the workspace lists every package the demo imports at run time', async (
     }
   }
 })
+
+t.test('Dockerfile: every stage runs a Node that package.json engines supports', async (t) => {
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node
+  const floor = engines.match(/^>=(\d+)\.(\d+)\.\d+$/)
+  t.ok(floor, `engines.node is a floor (${engines})`)
+  const stages = parseDockerfile(read('Dockerfile'))
+  for (const stage of stages) {
+    const from = stage.from
+    const tag = from.match(/^node:(\d+)(?:\.(\d+))?[^\s]*/)
+    t.ok(tag, `an official node image: ${from}`)
+    if (tag === null || floor === null) continue
+    const major = Number(tag[1])
+    // A bare major tag (node:22-…) is that line's latest release, past any minor floor within it.
+    const minor = tag[2] === undefined ? Infinity : Number(tag[2])
+    t.ok(major > Number(floor[1]) || (major === Number(floor[1]) && minor >= Number(floor[2])), `${from} satisfies engines ${engines}`)
+    t.ok([22, 24].includes(major), `and is a Node the suite runs on (scripts/test-all.mjs): ${major}`)
+  }
+})
