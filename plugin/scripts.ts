@@ -44,10 +44,10 @@ end
 /**
  * onRequest: load a session and slide its expiry in one atomic round trip.
  * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid,
- * ARGV[3] = touchAfter in seconds (0: always slide), ARGV[4] = now minus touchAfter (ISO 8601).
- * With touchAfter, a session touched since ARGV[4] is returned as it is, nothing written: ISO 8601
- * times of one format compare as strings, so no date is parsed here. A session whose own TTL is not
- * longer than touchAfter is always slid (it would otherwise expire while in use).
+ * ARGV[3] = touchAfter in seconds (0: always slide). With it, a session slid less than touchAfter
+ * seconds ago (capped at half its own TTL, so a short session keeps most of its life) is returned as
+ * it is, nothing written. Decided from the key's remaining TTL, so by Redis's clock alone: app
+ * servers' clocks and the stored last_accessed_at (whatever it holds) play no part.
  * Returns false when the key does not exist, 0 for a rotation marker (both: nothing written), or
  * the hash as a flat [field, value, ...] array with last_accessed_at as it now stands (ARGV[1] when
  * it was touched). When Redis refuses the write (OOM under noeviction, say) the session is still
@@ -65,8 +65,10 @@ for i = 1, #h, 2 do
 end
 if not live then return 0 end
 ttl = ttl or tonumber(ARGV[2])
-local after = tonumber(ARGV[3])
-if after > 0 and touched and after < ttl and h[touched] >= ARGV[4] then return h end
+-- touchAfter, at most half the session's own TTL: slid less than that ago (by Redis's clock: the
+-- key's TTL is more than ttl - after), the session is returned as it is and nothing is written.
+local after = math.min(tonumber(ARGV[3]), math.floor(ttl / 2))
+if after > 0 and redis.call('TTL', KEYS[1]) > ttl - after then return h end
 local ok = redis.pcall('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
 if type(ok) == 'table' and ok.err then
   h[#h + 1] = ok.err
@@ -192,11 +194,20 @@ retire()
 return 1
 `
 
-/** destroy() from a request that carries a retired ID: mark the marker, so no restore revives the session. */
-const END_MARKER = `
-if redis.call('HEXISTS', KEYS[1], 'rotated_at') == 0 or redis.call('HEXISTS', KEYS[1], 'created_at') == 1 then return 0 end
+/**
+ * destroy(): delete a live session; where a login or regenerate() left a rotation marker, keep the
+ * marker (requests still carrying the old ID must keep seeing it) and mark it destroyed, so a failed
+ * regenerate() elsewhere cannot put the session back. ARGV[1] = now.
+ * Returns 1 when a session was deleted, 2 when a marker was marked, 0 when there was neither.
+ */
+const DESTROY = `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 1 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if redis.call('HEXISTS', KEYS[1], 'rotated_at') == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'destroyed_at', ARGV[1])
-return 1
+return 2
 `
 
 const SCRIPTS = {
@@ -208,7 +219,7 @@ const SCRIPTS = {
   fastifySessionRemaining: REMAINING,
   fastifySessionTake: TAKE,
   fastifySessionReplace: REPLACE,
-  fastifySessionEndMarker: END_MARKER
+  fastifySessionDestroy: DESTROY
 } as const
 
 /** The names of the scripted commands, for the tests that check each one runs. */
@@ -218,7 +229,7 @@ type Arg = string | number
 
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */
 export type ScriptedRedis = RedisClient & {
-  fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number, touchedSince: string): Promise<string[] | 0 | null>
+  fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number): Promise<string[] | 0 | null>
   fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
   fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
   fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number): Promise<string | null>
@@ -226,7 +237,7 @@ export type ScriptedRedis = RedisClient & {
   fastifySessionRemaining (key: string): Promise<number>
   fastifySessionTake (key: string, now: string, markerTtl: number): Promise<string[]>
   fastifySessionReplace (key: string, now: string, markerTtl: number): Promise<number>
-  fastifySessionEndMarker (key: string, now: string): Promise<number>
+  fastifySessionDestroy (key: string, now: string): Promise<0 | 1 | 2>
 }
 
 /** Define the scripts on a client once. Safe to call for every store that shares the client. */

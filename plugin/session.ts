@@ -19,8 +19,11 @@ import type {
   CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue
 } from './types'
 
-/** What onSend must do with the cookie. */
-export type CookieAction = 'none' | 'set' | 'clear'
+/**
+ * What onSend must do with the cookie: 'roll' re-sends the same ID to renew its maxAge, once onSend
+ * has checked that the session is still live (a login elsewhere may have retired the ID meanwhile).
+ */
+export type CookieAction = 'none' | 'set' | 'roll' | 'clear'
 
 /** What the plugin shares with every session: made once, at register time. */
 export interface SessionContext {
@@ -96,11 +99,11 @@ export class Session {
     return this.#isNew || (this.#pendingSets && this.#id === undefined && this.#state === LOADED)
   }
 
-  get createdAt (): Date | undefined { return toDate(this.#fields.get(CREATED_AT)) }
-  get lastAccessedAt (): Date | undefined { return toDate(this.#fields.get(LAST_ACCESSED_AT)) }
+  get createdAt (): Date | undefined { return toDate(this.#loadedFields('createdAt').get(CREATED_AT)) }
+  get lastAccessedAt (): Date | undefined { return toDate(this.#loadedFields('lastAccessedAt').get(LAST_ACCESSED_AT)) }
   /** This session's idle TTL in seconds (the plugin's default when the stored one is missing or not valid). */
   get ttl (): number {
-    return parseTtl(this.#fields.get(SESSION_TTL)) ?? this.#ctx.store.ttl
+    return parseTtl(this.#loadedFields('ttl').get(SESSION_TTL)) ?? this.#ctx.store.ttl
   }
 
   /**
@@ -228,7 +231,8 @@ export class Session {
   setCookieHeader (): string | undefined {
     const action = this.#cookieAction
     this.#cookieAction = 'none'
-    if (action === 'set') return this.#ctx.cookie.header(this.#request, this.#id as string)
+    // A roll not confirmed yet (a hijacked reply, before onSend) is sent as it is.
+    if (action === 'set' || action === 'roll') return this.#ctx.cookie.header(this.#request, this.#id as string)
     if (action === 'clear') return this.#ctx.cookie.clearHeader(this.#request)
     return undefined
   }
@@ -268,12 +272,17 @@ export class Session {
     this.#state = LAZY
   }
 
-  /** Whether onSend has anything to write, or an operation to wait for. */
-  get [kHasPending] (): boolean { return this.#pending !== undefined || this.#tail !== undefined }
+  /** Whether onSend has anything to write, an operation to wait for, or a cookie roll to confirm. */
+  get [kHasPending] (): boolean {
+    return this.#pending !== undefined || this.#tail !== undefined || this.#cookieAction === 'roll'
+  }
 
   /** onSend: write what this request changed, after any operation still running. */
   [kFlush] (): Promise<void> {
-    return this.#serial(() => this.#flush(false))
+    return this.#serial(async () => {
+      await this.#flush(false)
+      if (this.#cookieAction === 'roll') await this.#confirmRoll()
+    })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -299,7 +308,7 @@ export class Session {
     const value = await store.increment(id, field, by, this.#budget(), lazy ? this.#slideNow() : '')
     if (value === null) throw this.#gone()
     this.#writable().set(field, String(value))
-    if (lazy) this.#slid()
+    this.#wrote(lazy)
     return value
   }
 
@@ -310,6 +319,8 @@ export class Session {
     if (id === undefined) throw new NoSessionError('setTtl')
     if (!await this.#ctx.store.changeTtl(id, seconds, this.#budget())) throw this.#gone()
     this.#writable().set(SESSION_TTL, String(seconds))
+    // A new expiry: on a lazy route that is its slide.
+    this.#wrote(this.#state === LAZY)
   }
 
   async #create (data: SessionRecord | undefined, options: CreateSessionOptions): Promise<string> {
@@ -346,6 +357,8 @@ export class Session {
       for (const field of this.#pending.keys()) if (!keep.includes(field)) this.#pending.delete(field)
       this.#pendingSets = [...this.#pending.values()].some((value) => value !== null)
     }
+    // A lazy route: load first, so a cookie that names no session gets a fresh one, as anywhere else.
+    if (this.#state === LAZY) this.#loaded(this.#id as string, await this.#ctx.store.load(this.#id as string, this.#budget(), this.#slideNow()))
     // A retired ID (a login or regenerate() elsewhere moved the session on): starting a fresh
     // session here would replace the browser's new cookie, so this is GONE, as for increment().
     if (this.#state === RETIRED) throw new SessionGoneError()
@@ -406,12 +419,14 @@ export class Session {
     this.#lose()
     this.#pending = undefined
     this.#pendingSets = false
-    if (id !== undefined) await this.#ctx.store.delete(id, this.#budget())
-    // A logout that meets a rotation marker: a regenerate() elsewhere that fails now cannot put the session back.
-    else if (retired && this.#retiredId !== undefined) await this.#ctx.store.endMarker(this.#retiredId, this.#budget())
-    // Clear the browser's cookie, a stale one too; but not one that named a retired ID: the browser
-    // may hold the new cookie of a login that raced this request by now.
-    this.#cookieAction = this.#hadCookie && (id !== undefined || !retired) ? 'clear' : 'none'
+    // One script: a live session is deleted; a rotation marker is kept and marked destroyed, so a
+    // failed regenerate() elsewhere cannot put the session back, and requests still carrying the old ID
+    // keep seeing the marker.
+    const target = id ?? (retired ? this.#retiredId : undefined)
+    const outcome = target === undefined ? 0 : await this.#ctx.store.destroy(target, this.#budget())
+    // Clear the browser's cookie, a stale one too; but not one that names a marker (or an ID this
+    // request saw retired or ended): the browser may hold the new cookie of a login that raced it.
+    this.#cookieAction = this.#hadCookie && outcome !== 2 && (outcome === 1 || !retired) ? 'clear' : 'none'
   }
 
   /**
@@ -455,9 +470,9 @@ export class Session {
         if (value === null) fields.delete(field)
         else fields.set(field, value)
       }
-      if (lazy) this.#slid()
+      this.#wrote(lazy)
     } else {
-      this.#lose()
+      this.#ended()
       if (strict) throw new SessionGoneError()
     }
   }
@@ -480,6 +495,12 @@ export class Session {
   #writable (): Map<string, string> {
     if (this.#fields === EMPTY) this.#fields = new Map()
     return this.#fields as Map<string, string>
+  }
+
+  /** The hash as loaded; on a lazy route before load() there is none to read, and that is an error. */
+  #loadedFields (member: string): ReadonlyMap<string, string> {
+    if (this.#state === LAZY) throw notLoadedLazy(member)
+    return this.#fields
   }
 
   /** The stored form of a field, with this request's changes applied. */
@@ -543,7 +564,7 @@ export class Session {
     // Writes made before a lazy load are in it already; pending ones still apply on top.
     this.#fields = loaded
     // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too.
-    if (this.#ctx.rolling && loaded.get(LAST_ACCESSED_AT) === this.#slideTime) this.#slid()
+    if (this.#ctx.rolling && loaded.get(LAST_ACCESSED_AT) === this.#slideTime) this.#slid(false)
   }
 
   /** The time a load or lazy write is sent with, to tell afterwards whether it slid the session. */
@@ -552,9 +573,32 @@ export class Session {
     return this.#slideTime
   }
 
-  /** The session's expiry was slid: with cookie.maxAge, the cookie is sent again to match it. */
-  #slid (): void {
-    if (this.#ctx.rolling && this.#cookieAction === 'none') this.#cookieAction = 'set'
+  /**
+   * The session's expiry was slid: with cookie.maxAge, the cookie is sent again to match it. By a
+   * write (`confirmed`: the session was live just now) it is sent as it is; by a load, onSend checks first.
+   */
+  #slid (confirmed: boolean): void {
+    if (!this.#ctx.rolling) return
+    if (this.#cookieAction === 'none') this.#cookieAction = confirmed ? 'set' : 'roll'
+    else if (confirmed && this.#cookieAction === 'roll') this.#cookieAction = 'set'
+  }
+
+  /** A write found the session live (and, on a lazy route, slid it). */
+  #wrote (lazy: boolean): void {
+    if (lazy) this.#slid(true)
+    else if (this.#cookieAction === 'roll') this.#cookieAction = 'set'
+  }
+
+  /** onSend, for a cookie to roll: only while the session is still live; never fails the reply. */
+  async #confirmRoll (): Promise<void> {
+    const id = this.#id
+    let live = false
+    if (id !== undefined) {
+      try {
+        live = await this.#ctx.store.remaining(id, this.#budget()) !== -2
+      } catch {}
+    }
+    if (this.#cookieAction === 'roll') this.#cookieAction = live ? 'set' : 'none'
   }
 
   #adopt (id: string, fields: Map<string, string>): void {
@@ -573,12 +617,24 @@ export class Session {
     this.#fields = EMPTY
     this.#isNew = false
     // A cookie for an ID that no longer exists would only replace a newer one.
-    if (this.#cookieAction === 'set') this.#cookieAction = 'none'
+    if (this.#cookieAction === 'set' || this.#cookieAction === 'roll') this.#cookieAction = 'none'
   }
 
   #gone (): Error {
-    this.#lose()
+    this.#ended()
     return new SessionGoneError()
+  }
+
+  /**
+   * The session ended while this request ran (a logout, an expiry, or a login elsewhere that retired
+   * the ID): from now on the request is as one that came with a retired ID, so a later set() or
+   * increment() does not start a fresh session whose cookie would replace a racing login's.
+   */
+  #ended (): void {
+    const id = this.#id
+    this.#lose()
+    this.#state = RETIRED
+    this.#retiredId = id
   }
 
   #assertUsable (method: string): void {

@@ -40,22 +40,6 @@ export function nowIso (): string {
   return lastIso
 }
 
-/** A time `seconds` before now as ISO 8601, formatted at most once per millisecond per store. */
-class TimeAgo {
-  readonly #ms: number
-  #lastMs = 0
-  #lastIso = ''
-  constructor (seconds: number) { this.#ms = seconds * 1000 }
-  get iso (): string {
-    const ms = Date.now()
-    if (ms !== this.#lastMs) {
-      this.#lastMs = ms
-      this.#lastIso = new Date(ms - this.#ms).toISOString()
-    }
-    return this.#lastIso
-  }
-}
-
 // randomBytes() per ID costs a call into OpenSSL each time; 128 IDs' worth at once costs about one.
 const ID_BYTES = 32
 const POOL_SIZE = ID_BYTES * 128
@@ -116,22 +100,19 @@ export class RedisSessionStore {
   readonly #options: ResolvedStoreOptions
   readonly #warnings: Warnings
   readonly #readiness: Readiness
-  /** With touchAfter: a session touched since this time is loaded without writing ('' without it). */
-  readonly #touchedSince: { readonly iso: string }
 
   constructor (options: RedisSessionStoreOptions) {
     this.#options = resolveStoreOptions(options)
     this.#redis = defineScripts(this.#options.redis)
     this.#warnings = new Warnings(this.#options.log)
     this.#readiness = new Readiness(this.#redis)
-    this.#touchedSince = this.#options.touchAfter === 0 ? { iso: '' } : new TimeAgo(this.#options.touchAfter)
   }
 
   /** The key namespace. */
   get prefix (): string { return this.#options.prefix }
   /** The default idle TTL in seconds. */
   get ttl (): number { return this.#options.ttl }
-  /** Seconds within which a load after the last touch writes nothing (0: every load slides). */
+  /** Seconds within which a load after the last slide writes nothing (0: every load slides). */
   get touchAfter (): number { return this.#options.touchAfter }
   /** The ioredis client it was given, typed as the application's ioredis (5 or 6, whichever it resolves). */
   get redis (): IORedisClient { return this.#redis as unknown as IORedisClient }
@@ -202,7 +183,7 @@ export class RedisSessionStore {
     return id
   }
 
-  /** Every field of the session (reserved ones included), or null. Slides the TTL unless `refreshTtl: false`. */
+  /** Every field of the session (reserved ones included), or null. Slides the TTL (as a request's load does, touchAfter included) unless `refreshTtl: false`. */
   async getSession (id: string, options: GetSessionOptions = {}): Promise<StoredSession | null> {
     if (!isValidId(id)) return null
     const deadline = this.#deadline()
@@ -251,9 +232,8 @@ export class RedisSessionStore {
   async load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     let reply: string[] | 0 | null
     const options = this.#options
-    const touchedSince = this.#touchedSince.iso
     try {
-      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter, touchedSince))
+      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter))
     } catch (err) {
       if (redisCode(err) !== 'READONLY') throw err
       // A replica (after a failover, say) refuses scripts: serve the session without sliding it.
@@ -335,9 +315,12 @@ export class RedisSessionStore {
     return await this.#send(deadline, true, () => this.#redis.del(this.key(id))) === 1
   }
 
-  /** @internal A logout from a request that carries a retired ID: mark its marker so no restore revives it. */
-  async endMarker (id: string, deadline: Deadline): Promise<boolean> {
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionEndMarker(this.key(id), nowIso())) === 1
+  /**
+   * @internal A logout: delete a live session (1); at a rotation marker keep the marker and mark it
+   * destroyed, so no failed regenerate() puts the session back (2); 0 when there was neither.
+   */
+  async destroy (id: string, deadline: Deadline): Promise<0 | 1 | 2> {
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionDestroy(this.key(id), nowIso()))
   }
 
   /** @internal Read a live session and leave a rotation marker at its ID, atomically; null when it was gone. */

@@ -87,12 +87,13 @@ export interface RedisSessionStoreOptions {
   redis: RedisClient
   /** Key namespace. Default `'session:'`. */
   prefix?: string
-  /** Default idle TTL in seconds, sliding on every load. Default `1800`. */
+  /** Default idle TTL in seconds, sliding on every load (with `touchAfter`, once per window). Default `1800`. */
   ttl?: number
   /**
-   * Seconds after a session's last touch within which a load writes nothing to Redis (no
-   * `last_accessed_at` update, no EXPIRE): reads then cost Redis no write at all. The idle timeout
-   * becomes between `ttl - touchAfter` and `ttl`. Less than `ttl`. Default `0`: every load slides.
+   * Seconds after a session's last slide within which a load writes nothing to Redis (no
+   * `last_accessed_at` update, no EXPIRE), decided by the key's remaining TTL; at most half a
+   * session's own TTL. The idle timeout becomes between `ttl - touchAfter` and `ttl`. Less than
+   * `ttl`. Default `0`: every load slides.
    */
   touchAfter?: number
   /**

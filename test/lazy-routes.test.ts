@@ -42,6 +42,29 @@ function lazyRoutes (app: FastifyInstance): void {
     await request.session.destroy()
     return { ok: true }
   })
+  // A cart write and a view counter; two counters at once; "treat GONE as not logged in" and count anyway.
+  app.post('/lazy/cart', lazy, async (request) => {
+    request.session.set('cart', 'x')
+    return { views: await request.session.increment('views') }
+  })
+  app.post('/lazy/all', lazy, async (request) => {
+    const [a, b] = await Promise.all([request.session.increment('a'), request.session.increment('b')])
+    return { a, b }
+  })
+  app.post('/lazy/retry', lazy, async (request) => {
+    try {
+      return { views: await request.session.increment('views') }
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'FST_REDIS_SESSION_GONE') throw err
+      return { views: await request.session.increment('views'), retried: true }
+    }
+  })
+  app.post('/lazy/login', lazy, async (request) => {
+    const id = await request.session.regenerate()
+    request.session.set('user', 'ann')
+    return { id }
+  })
+  app.get('/lazy/meta', lazy, async (request) => ({ ttl: request.session.ttl }))
   app.get('/normal/load', async (request) => {
     await request.session.load() // loaded already: resolves at once
     return { id: request.session.id ?? null }
@@ -219,4 +242,62 @@ t.test('config.session other than true, false or \'lazy\' fails at boot', async 
   t.teardown(() => { redis.disconnect() })
   await app.register(redisSession, { redis })
   t.throws(() => app.get('/x', { config: { session: 'lazzy' as 'lazy' } }, async () => ({})), { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
+})
+
+t.test('a lazy route that meets a retired ID (a login moved the session on) starts no session, by any later call', async (t) => {
+  for (const url of ['/lazy/cart', '/lazy/all', '/lazy/retry']) {
+    t.test(url, async (t) => {
+      const { app, prefix, login, keys } = await setup(t)
+      const oldId = await login()
+      const newId = await login() // the old ID is a rotation marker now
+      const before = await keys()
+      t.same(before, [prefix + newId, prefix + oldId].sort())
+      const res = await app.inject({ method: 'POST', url, headers: { cookie: `sid=${oldId}` } })
+      t.equal(res.statusCode, 409)
+      t.equal(res.json().code, 'FST_REDIS_SESSION_GONE')
+      t.equal(res.headers['set-cookie'], undefined, 'no Set-Cookie: it would replace the browser\'s new login cookie')
+      t.same(await keys(), before, 'no key created')
+    })
+  }
+})
+
+t.test('an unknown ID on a lazy route: a set() beside the failed increment is dropped, no session starts', async (t) => {
+  const { app, keys } = await setup(t)
+  const res = await app.inject({ method: 'POST', url: '/lazy/cart', headers: { cookie: `sid=${UNKNOWN}` } })
+  t.equal(res.json().code, 'FST_REDIS_SESSION_GONE')
+  t.equal(res.headers['set-cookie'], undefined)
+  t.same(await keys(), [])
+})
+
+t.test('destroy() on a lazy route with a retired ID keeps the marker (marked destroyed) and the cookie, as a normal route does', async (t) => {
+  const { app, admin, prefix, login } = await setup(t)
+  for (const url of ['/destroy', '/lazy/destroy']) {
+    const oldId = await login()
+    const newId = await login()
+    const res = await app.inject({ method: 'POST', url, headers: { cookie: `sid=${oldId}` } })
+    t.equal(res.statusCode, 200)
+    t.equal(res.headers['set-cookie'], undefined, `${url}: the cookie is left alone (the browser may hold the new login cookie)`)
+    t.same(Object.keys(await admin.hgetall(prefix + oldId)).sort(), ['destroyed_at', 'rotated_at'], `${url}: the marker is kept, marked destroyed`)
+    t.equal(await admin.exists(prefix + newId), 1, `${url}: the new session lives`)
+  }
+})
+
+t.test('regenerate() on a lazy route with an unknown cookie starts a fresh session, as a normal route does', async (t) => {
+  const { app, admin, prefix } = await setup(t)
+  for (const url of ['/regenerate', '/lazy/login']) {
+    const res = await app.inject({ method: 'POST', url, headers: { cookie: `sid=${UNKNOWN}` } })
+    t.equal(res.statusCode, 200, url)
+    const id = res.json().id as string
+    t.match(String(res.headers['set-cookie']), new RegExp(`^sid=${id};`))
+    t.equal(await admin.exists(prefix + id), 1)
+  }
+  t.equal(await admin.exists(prefix + UNKNOWN), 0, 'nothing at the unknown ID')
+})
+
+t.test('session.ttl before load() on a lazy route is NOT_LOADED, not a silent default', async (t) => {
+  const { agent, login } = await setup(t)
+  await login()
+  const res = await agent.get('/lazy/meta')
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'FST_REDIS_SESSION_NOT_LOADED')
 })

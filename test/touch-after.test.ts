@@ -1,25 +1,31 @@
-// touchAfter: a load within that many seconds of the session's last touch writes nothing to Redis
-// (no HSET of last_accessed_at, no EXPIRE), decided inside the one load script; a load after it
-// slides as always. With cookie.maxAge, the cookie is re-sent exactly when a load slides the key.
+// touchAfter: a load within that many seconds of the session's last slide writes nothing to Redis
+// (no HSET of last_accessed_at, no EXPIRE), decided inside the one load script from the key's
+// remaining TTL (Redis's clock); a load after it slides as always. Time passing is played by
+// lowering the key's TTL. With cookie.maxAge, the cookie is re-sent when a load slides the key,
+// once onSend has checked the session is still live.
 import t, { type Test } from 'tap'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import redisSession, { type RedisSessionOptions } from '../plugin'
 import { Agent, sessionRoutes, uniquePrefix } from './helpers/build'
 import { startRedisServer } from './helpers/redis-server'
 
-async function setup (t: Test, options: Partial<RedisSessionOptions>): Promise<{ agent: Agent, admin: Redis, prefix: string }> {
+async function setup (t: Test, options: Partial<RedisSessionOptions>, warnings: string[] = []): Promise<{ app: FastifyInstance, agent: Agent, admin: Redis, prefix: string }> {
   // A server of its own: commandstats are counted per server.
   const server = await startRedisServer(t)
   const redis = new Redis(server.url)
   const admin = new Redis(server.url)
   t.teardown(() => { redis.disconnect(); admin.disconnect() })
   const prefix = uniquePrefix()
-  const app = Fastify()
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { warnings.push(line) } } } })
   await app.register(redisSession, { ...options, redis, prefix })
   sessionRoutes(app)
+  app.get('/slow', async (request) => {
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    return { id: request.session.id ?? null }
+  })
   t.teardown(() => app.close())
-  return { agent: new Agent(app), admin, prefix }
+  return { app, agent: new Agent(app), admin, prefix }
 }
 
 /** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats. */
@@ -30,19 +36,12 @@ async function commandCalls (admin: Redis): Promise<Record<string, number>> {
   return calls
 }
 
-/** Make the session look touched `seconds` ago (instead of waiting that long). */
-async function ageTouch (admin: Redis, key: string, seconds: number): Promise<string> {
-  const iso = new Date(Date.now() - seconds * 1000).toISOString()
-  await admin.hset(key, 'last_accessed_at', iso)
-  return iso
-}
-
 t.test('a read within touchAfter writes nothing: 0 HSET and 0 EXPIRE, the TTL runs down', async (t) => {
   const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
   const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
   const key = prefix + id
   const touchedAt = await admin.hget(key, 'last_accessed_at')
-  await admin.expire(key, 500) // as if 100 s had passed since the last slide
+  await admin.expire(key, 560) // as if 40 s had passed since the last slide
   await admin.config('RESETSTAT')
   for (let i = 0; i < 20; i++) {
     const res = await agent.get('/session')
@@ -55,15 +54,16 @@ t.test('a read within touchAfter writes nothing: 0 HSET and 0 EXPIRE, the TTL ru
   t.ok((calls.evalsha ?? 0) + (calls.eval ?? 0) >= 20, 'each read is still one load script')
   t.equal(await admin.hget(key, 'last_accessed_at'), touchedAt, 'last_accessed_at unchanged')
   const ttl = await admin.ttl(key)
-  t.ok(ttl <= 500 && ttl > 490, `the expiry was not slid (TTL ${ttl})`)
+  t.ok(ttl <= 560 && ttl > 550, `the expiry was not slid (TTL ${ttl})`)
 })
 
 t.test('a read after touchAfter slides: last_accessed_at and the expiry are renewed', async (t) => {
   const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
   const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
   const key = prefix + id
-  const old = await ageTouch(admin, key, 61)
-  await admin.expire(key, 539)
+  const old = await admin.hget(key, 'last_accessed_at') as string
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  await admin.expire(key, 539) // as if 61 s had passed
   await admin.config('RESETSTAT')
   const res = await agent.get('/session')
   t.equal(res.statusCode, 200)
@@ -81,15 +81,35 @@ t.test('a read after touchAfter slides: last_accessed_at and the expiry are rene
   t.equal((await commandCalls(admin)).hset ?? 0, 0, 'the read after it writes nothing')
 })
 
-t.test('a session whose own ttl is not longer than touchAfter is slid on every read', async (t) => {
+t.test('a session whose own ttl is short throttles by at most half of it', async (t) => {
   const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
   const id = (await agent.post('/create', { data: { username: 'ann' }, ttl: 30 })).json().id as string
+  const key = prefix + id
+  await admin.expire(key, 16) // 14 s after the last slide: within 15 s, half of 30
   await admin.config('RESETSTAT')
   await agent.get('/session')
+  t.equal((await commandCalls(admin)).expire ?? 0, 0, 'not slid within half its ttl')
+  await admin.expire(key, 14) // 16 s after it
+  await admin.config('RESETSTAT')
   await agent.get('/session')
-  const calls = await commandCalls(admin)
-  t.equal(calls.expire, 2, 'each read slides a 30 s session (touchAfter 60 would let it expire while in use)')
-  t.ok(await admin.ttl(prefix + id) > 25)
+  t.equal((await commandCalls(admin)).expire, 1, 'slid after half its ttl (touchAfter 60 would let it expire while in use)')
+  t.ok(await admin.ttl(key) > 25)
+  // ttl 61 with touchAfter 60: the window is 30 s, so a read 59 s after the slide renews it.
+  const other = (await agent.post('/create', { data: { username: 'bob' }, ttl: 61 })).json().id as string
+  await admin.expire(prefix + other, 2)
+  await agent.get('/session')
+  t.ok(await admin.ttl(prefix + other) > 55, 'a 61 s session read 59 s after its slide gets its life back')
+})
+
+t.test('what last_accessed_at holds plays no part: a malformed, foreign or future value still slides', async (t) => {
+  for (const stored of ['not-a-date', 'Thu, 01 Jan 2026 00:00:00 GMT', new Date(Date.now() + 86400_000).toISOString()]) {
+    const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
+    const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+    await admin.hset(prefix + id, 'last_accessed_at', stored)
+    await admin.expire(prefix + id, 100)
+    t.equal((await agent.get('/session')).statusCode, 200)
+    t.ok(await admin.ttl(prefix + id) > 595, `slid with last_accessed_at ${JSON.stringify(stored)}`)
+  }
 })
 
 t.test('without touchAfter every read slides (the default)', async (t) => {
@@ -115,7 +135,7 @@ t.test('with cookie.maxAge the cookie rolls exactly when the key slides', async 
   const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
   const throttled = await agent.get('/session')
   t.equal(throttled.headers['set-cookie'], undefined, 'a read that slid nothing sends no cookie')
-  await ageTouch(admin, prefix + id, 61)
+  await admin.expire(prefix + id, 539) // 61 s later
   const touched = await agent.get('/session')
   const cookie = String(touched.headers['set-cookie'])
   t.match(cookie, new RegExp(`^sid=${id}; Max-Age=600;`), 'a read that slid the key re-sends the same ID with a fresh Max-Age')
@@ -130,15 +150,35 @@ t.test('with cookie.maxAge and no touchAfter, every read re-sends the cookie', a
   t.match(String(res.headers['set-cookie']), new RegExp(`^sid=${id}; Max-Age=600;`))
 })
 
-t.test('under maxmemory with noeviction a throttled read is served without a warning', async (t) => {
-  const { agent, admin } = await setup(t, { ttl: 600, touchAfter: 60 })
-  await agent.post('/create', { data: { username: 'ann' } })
-  await admin.config('SET', 'maxmemory-policy', 'noeviction')
-  await admin.config('SET', 'maxmemory', '1')
-  t.teardown(() => admin.config('SET', 'maxmemory', '0'))
-  const res = await agent.get('/session')
+t.test('under maxmemory with noeviction a throttled read is served without a warning (an always-touch read warns)', async (t) => {
+  for (const touchAfter of [60, 0]) {
+    const warnings: string[] = []
+    const { agent, admin } = await setup(t, { ttl: 600, touchAfter }, warnings)
+    await agent.post('/create', { data: { username: 'ann' } })
+    await admin.config('SET', 'maxmemory-policy', 'noeviction')
+    await admin.config('SET', 'maxmemory', '1')
+    const res = await agent.get('/session')
+    await admin.config('SET', 'maxmemory', '0')
+    t.equal(res.statusCode, 200)
+    t.equal(res.json().data.username, 'ann')
+    const refused = warnings.filter((line) => line.includes('refuses writes'))
+    t.equal(refused.length, touchAfter === 0 ? 1 : 0, `touchAfter ${touchAfter}: ${refused.length} warning(s) that Redis refuses writes`)
+  }
+})
+
+t.test('with cookie.maxAge a read that loaded before a racing login does not hand back the retired ID', async (t) => {
+  const { app, agent } = await setup(t, { ttl: 600, cookie: { maxAge: 600 } })
+  const oldId = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+  // A slow page carrying the current cookie, and a login (regenerate) in another tab while it runs.
+  const slow = app.inject({ method: 'GET', url: '/slow', headers: { cookie: `sid=${oldId}` } })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const login = await agent.post('/regenerate')
+  t.equal(login.statusCode, 200)
+  t.not(agent.sid, oldId, 'the login rotated the ID')
+  const res = await slow
   t.equal(res.statusCode, 200)
-  t.equal(res.json().data.username, 'ann')
+  t.equal(res.headers['set-cookie'], undefined, 'the slow response rolls no cookie for the retired ID')
+  t.equal((await agent.get('/session')).json().data.username, 'ann', 'the browser is still logged in')
 })
 
 t.test('touchAfter must be a whole number below ttl', async (t) => {
