@@ -97,6 +97,21 @@ export async function serve (app: FastifyInstance, port: number, onClose: () => 
   await app.listen({ port, host: '127.0.0.1' })
 }
 
+/** The floors' key prefix: the plugin's default, so every contender stores the same bytes. */
+export const PREFIX = 'session:'
+
+/** For the floors: the key the sid cookie names, or undefined (a plain scan of the Cookie header). */
+export function sessionKey (request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie
+  if (header === undefined) return undefined
+  const start = header.startsWith('sid=') ? 4 : (header.indexOf('; sid=') + 6)
+  if (start === 5) return undefined
+  let end = header.indexOf(';', start)
+  if (end === -1) end = header.length
+  const id = header.slice(start, end)
+  return id.length === 43 ? PREFIX + id : undefined
+}
+
 /** The username every login carries: fixed width, so each contender stores the same bytes. */
 export function readUsername (body: unknown): string | undefined {
   const username = (body as { username?: unknown } | null)?.username

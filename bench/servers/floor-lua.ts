@@ -6,9 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
-import { TTL, countRedisRoundTrips, readUsername, serve, settings, statsRoute } from '../lib/server-kit'
+import { PREFIX, TTL, countRedisRoundTrips, readUsername, serve, sessionKey, settings, statsRoute } from '../lib/server-kit'
 
-const PREFIX = 'session:'
 const SET_COOKIE_ATTRIBUTES = '; Path=/; HttpOnly; SameSite=Lax'
 
 const LOAD = `
@@ -36,18 +35,6 @@ type FloorRedis = Redis & {
   floorLoad: (key: string, now: string, ttl: number) => Promise<string[] | null>
   floorIncrement: (key: string, field: string, now: string, ttl: number) => Promise<number | null>
   floorCreate: (key: string, ttl: number, ...fieldsAndValues: string[]) => Promise<number>
-}
-
-/** The sid cookie's value, or undefined: a plain scan of the Cookie header. */
-function sessionKey (request: FastifyRequest): string | undefined {
-  const header = request.headers.cookie
-  if (header === undefined) return undefined
-  const start = header.startsWith('sid=') ? 4 : (header.indexOf('; sid=') + 6)
-  if (start === 5) return undefined
-  let end = header.indexOf(';', start)
-  if (end === -1) end = header.length
-  const id = header.slice(start, end)
-  return id.length === 43 ? PREFIX + id : undefined
 }
 
 function noSession (reply: FastifyReply): FastifyReply {

@@ -2,24 +2,11 @@
 // hand, and exactly one pipelined round trip per request. It does the same Redis work a session
 // needs and nothing else, so no library can beat it by much: it is the bar the others are held to.
 import { randomBytes } from 'node:crypto'
-import Fastify, { type FastifyRequest } from 'fastify'
+import Fastify from 'fastify'
 import { Redis } from 'ioredis'
-import { TTL, countRedisRoundTrips, readUsername, serve, settings, statsRoute } from '../lib/server-kit'
+import { PREFIX, TTL, countRedisRoundTrips, readUsername, serve, sessionKey, settings, statsRoute } from '../lib/server-kit'
 
-const PREFIX = 'session:'
 const SET_COOKIE_ATTRIBUTES = '; Path=/; HttpOnly; SameSite=Lax'
-
-/** The sid cookie's value, or undefined: a plain scan of the Cookie header. */
-function sessionKey (request: FastifyRequest): string | undefined {
-  const header = request.headers.cookie
-  if (header === undefined) return undefined
-  const start = header.startsWith('sid=') ? 4 : (header.indexOf('; sid=') + 6)
-  if (start === 5) return undefined
-  let end = header.indexOf(';', start)
-  if (end === -1) end = header.length
-  const id = header.slice(start, end)
-  return id.length === 43 ? PREFIX + id : undefined
-}
 
 async function main (): Promise<void> {
   const { port, redisUrl, redisPort } = settings()
