@@ -211,7 +211,7 @@ export class Session {
   load (): Promise<void> {
     return this.#serial(async () => {
       this.#assertUsable('load')
-      if (this.#state === LAZY) this.#loaded(this.#id as string, await this.#ctx.store.load(this.#id as string, this.#budget(), this.#slideNow()))
+      if (this.#state === LAZY) await this.#loadLazy()
     })
   }
 
@@ -358,7 +358,7 @@ export class Session {
       this.#pendingSets = [...this.#pending.values()].some((value) => value !== null)
     }
     // A lazy route: load first, so a cookie that names no session gets a fresh one, as anywhere else.
-    if (this.#state === LAZY) this.#loaded(this.#id as string, await this.#ctx.store.load(this.#id as string, this.#budget(), this.#slideNow()))
+    if (this.#state === LAZY) await this.#loadLazy()
     // A retired ID (a login or regenerate() elsewhere moved the session on): starting a fresh
     // session here would replace the browser's new cookie, so this is GONE, as for increment().
     if (this.#state === RETIRED) throw new SessionGoneError()
@@ -544,6 +544,12 @@ export class Session {
   #changes (): Map<string, string | null> {
     if (this.#pending === undefined) this.#pending = new Map()
     return this.#pending
+  }
+
+  /** A lazy route's load, on demand: load() and regenerate(). */
+  async #loadLazy (): Promise<void> {
+    const id = this.#id as string
+    this.#loaded(id, await this.#ctx.store.load(id, this.#budget(), this.#slideNow()))
   }
 
   /** What a load found: the session, none, or a rotation marker. */

@@ -112,8 +112,6 @@ export class RedisSessionStore {
   get prefix (): string { return this.#options.prefix }
   /** The default idle TTL in seconds. */
   get ttl (): number { return this.#options.ttl }
-  /** Seconds within which a load after the last slide writes nothing (0: every load slides). */
-  get touchAfter (): number { return this.#options.touchAfter }
   /** The ioredis client it was given, typed as the application's ioredis (5 or 6, whichever it resolves). */
   get redis (): IORedisClient { return this.#redis as unknown as IORedisClient }
   /** Milliseconds of waiting for Redis one request (or one store call) may spend. */
