@@ -36,11 +36,13 @@ export interface ResolvedPluginOptions {
   readonly store: Omit<ResolvedStoreOptions, 'redis' | 'log'>
   readonly cookieName: string
   readonly cookie: ResolvedCookieOptions
+  /** A load that finds Redis unavailable: a 503 ('fail') or a request without a session ('anonymous'). */
+  readonly onUnavailable: 'fail' | 'anonymous'
 }
 
 const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
-const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie']
+const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'onUnavailable']
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority']
 // RFC 6265 token characters: what a cookie name may contain.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -182,10 +184,15 @@ export function resolvePluginOptions (options: RedisSessionOptions): ResolvedPlu
   if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName)) {
     throw new InvalidOptionError('cookieName', `expected a cookie name made of letters, digits and !#$%&'*+-.^_\`|~, got ${describeValue(cookieName)}`)
   }
+  const onUnavailable = options.onUnavailable ?? 'fail'
+  if (onUnavailable !== 'fail' && onUnavailable !== 'anonymous') {
+    throw new InvalidOptionError('onUnavailable', `expected "fail" or "anonymous", got ${describeValue(onUnavailable)}`)
+  }
   return Object.freeze({
     redis,
     store: Object.freeze(storeSettings(options)),
     cookieName,
-    cookie: resolveCookie(options.cookie)
+    cookie: resolveCookie(options.cookie),
+    onUnavailable
   })
 }

@@ -10,6 +10,7 @@ import { Readiness } from './readiness'
 import { Session, kDefer, kDisable, kFlush, kHasPending, kLoad, kOpen, type SessionContext } from './session'
 import { RedisSessionStore, isValidId } from './store'
 import type { RedisClient, RedisSessionOptions } from './types'
+import { Warnings } from './warnings'
 
 const kSession = Symbol('fastify-redis-hash-session.session')
 type WithSession = FastifyRequest & { [kSession]: Session | null }
@@ -28,7 +29,8 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
   const context: SessionContext = {
     store,
     cookie: new SessionCookie(opts.cookieName, opts.cookie),
-    rolling: opts.cookie.maxAge !== undefined
+    rolling: opts.cookie.maxAge !== undefined,
+    degraded: opts.onUnavailable === 'anonymous' ? warnDegraded(new Warnings(fastify.log)) : undefined
   }
 
   fastify.decorate('sessionStore', { getter: () => store })
@@ -99,6 +101,12 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     })
   }
   fastify.addHook('onSend', persistSession)
+}
+
+function warnDegraded (warnings: Warnings): () => void {
+  return () => {
+    warnings.warn('UNAVAILABLE', 'fastify-redis-hash-session: Redis is unavailable; requests go on without their sessions (onUnavailable: "anonymous") until it is back, and their writes are refused')
+  }
 }
 
 /**

@@ -13,7 +13,7 @@ import {
 } from './errors'
 import {
   CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, nowIso, parseTtl,
-  type RedisSessionStore
+  type Loaded, type RedisSessionStore
 } from './store'
 import type {
   CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue
@@ -31,6 +31,11 @@ export interface SessionContext {
   readonly cookie: SessionCookie
   /** The cookie has a maxAge: re-send it whenever a load slides the session, so both expire together. */
   readonly rolling: boolean
+  /**
+   * onUnavailable: 'anonymous': told of each load that found Redis unavailable (it logs a warning at
+   * most once a minute); the request then goes on without a session. Undefined: the load fails (503).
+   */
+  readonly degraded: (() => void) | undefined
 }
 
 export const kFlush = Symbol('fastify-redis-hash-session.flush')
@@ -258,10 +263,7 @@ export class Session {
     this.#hadCookie = true
     return this.#ctx.store.load(id, this.#budget(), this.#slideNow()).then((loaded) => {
       this.#loaded(id, loaded)
-    }, (err: Error) => {
-      this.#state = UNAVAILABLE
-      throw err
-    })
+    }, (err: Error) => { this.#unavailable(err) })
   }
 
   /** onRequest on a lazy route: take the cookie's ID without loading it. */
@@ -549,7 +551,26 @@ export class Session {
   /** A lazy route's load, on demand: load() and regenerate(). */
   async #loadLazy (): Promise<void> {
     const id = this.#id as string
-    this.#loaded(id, await this.#ctx.store.load(id, this.#budget(), this.#slideNow()))
+    let loaded: Loaded
+    try {
+      loaded = await this.#ctx.store.load(id, this.#budget(), this.#slideNow())
+    } catch (err) {
+      this.#id = undefined
+      this.#unavailable(err as Error)
+      return
+    }
+    this.#loaded(id, loaded)
+  }
+
+  /**
+   * A load failed. Redis unavailable with onUnavailable 'anonymous': the request goes on as one
+   * without a session (writes refused with the 503 error, the cookie left alone). Otherwise it fails.
+   */
+  #unavailable (err: Error): void {
+    this.#state = UNAVAILABLE
+    const degraded = this.#ctx.degraded
+    if (degraded === undefined || (err as { code?: string }).code !== 'FST_REDIS_SESSION_UNAVAILABLE') throw err
+    degraded()
   }
 
   /** What a load found: the session, none, or a rotation marker. */

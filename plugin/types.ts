@@ -117,6 +117,14 @@ export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'red
   cookieName?: string
   /** Cookie attributes. */
   cookie?: SessionCookieOptions
+  /**
+   * What a request gets when its session cannot be loaded because Redis is unavailable (down, too
+   * slow for `timeout`, or in a passing state such as LOADING). `'fail'` (the default): 503
+   * `FST_REDIS_SESSION_UNAVAILABLE`. `'anonymous'`: the request goes on as one without a session
+   * (`id` undefined, no fields); its writes are refused with that 503 error, nothing is queued, the
+   * cookie is left alone, and a warning is logged at most once a minute.
+   */
+  onUnavailable?: 'fail' | 'anonymous'
 }
 
 export interface CreateSessionOptions {
