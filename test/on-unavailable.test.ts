@@ -116,5 +116,5 @@ t.test("the default 'fail' answers 503, and a wrong value fails at boot", async 
   const app = Fastify()
   const redis = new Redis({ lazyConnect: true })
   t.teardown(() => { redis.disconnect() })
-  await t.rejects(app.register(redisSession, { redis, onUnavailable: 'ignore' as 'fail' }).ready(), { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
+  await t.rejects(async () => { await app.register(redisSession, { redis, onUnavailable: 'ignore' as 'fail' }).ready() }, { code: 'FST_REDIS_SESSION_INVALID_OPTION' })
 })

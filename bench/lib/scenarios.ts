@@ -2,13 +2,17 @@
 export const LOAD_SCENARIOS = ['read', 'write', 'lazy', 'login'] as const
 export type Scenario = typeof LOAD_SCENARIOS[number] | 'public'
 
-export const CONTENDERS = ['plugin', 'plugin-touch', 'plugin-autopipe', 'fastify-session', 'mgcrea', 'floor', 'floor-lua'] as const
+export const CONTENDERS = ['plugin', 'plugin-touch', 'plugin-autopipe', 'fastify-session', 'mgcrea', 'floor', 'floor-lua', 'floor-hgetall'] as const
 
 /** Contenders without a lazy route (they load in every request anyway): the lazy scenario skips them. */
 const NO_LAZY_ROUTE: ReadonlySet<string> = new Set(['fastify-session', 'mgcrea', 'floor'])
 
 /** Whether a contender serves a scenario's route (an --extra contender is taken to serve them all). */
+/** Contenders that only bound the read: they serve logins (to make their sessions) and reads. */
+const READ_ONLY: ReadonlySet<string> = new Set(['floor-hgetall'])
+
 export function serves (contender: string, scenario: Scenario): boolean {
+  if (READ_ONLY.has(contender)) return scenario === 'read'
   return scenario !== 'lazy' || !NO_LAZY_ROUTE.has(contender)
 }
 
