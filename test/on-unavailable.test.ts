@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import redisSession, { type RedisSessionOptions } from '../plugin'
-import { Agent, sessionRoutes, uniquePrefix } from './helpers/build'
+import { Agent, createWhenBack, sessionRoutes, uniquePrefix } from './helpers/build'
 import { startRedisServer } from './helpers/redis-server'
 
 async function setup (t: Test, options: Partial<RedisSessionOptions> = {}) {
@@ -95,12 +95,7 @@ t.test('Redis stopped: anonymous requests, then sessions again after a restart',
   t.equal(login.headers['set-cookie'], undefined)
 
   await server.start()
-  let created: string | undefined
-  for (let i = 0; i < 40 && created === undefined; i++) {
-    const attempt = await app.inject({ method: 'POST', url: '/create' })
-    if (attempt.statusCode === 200) created = attempt.json().id
-    else await sleep(250)
-  }
+  const created = await createWhenBack(app)
   t.ok(created, 'sessions work again once Redis is back')
 })
 

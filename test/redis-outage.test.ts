@@ -1,11 +1,10 @@
 // Redis slow or gone: a coded 503 within `timeout`, no crash, no unhandled rejection, routes that
 // opted out keep answering, and recovery by itself when Redis is back.
-import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import redisSession from '../plugin'
-import { Agent, sessionRoutes, uniquePrefix } from './helpers/build'
+import { Agent, createWhenBack, sessionRoutes, uniquePrefix } from './helpers/build'
 import { startRedisServer } from './helpers/redis-server'
 
 const unhandled: unknown[] = []
@@ -51,12 +50,7 @@ t.test('Redis stopped and restarted mid-test', async (t) => {
 
   await server.start()
   // The client reconnects by itself; the session was lost with the server (it keeps nothing on disk).
-  let created: string | undefined
-  for (let i = 0; i < 40 && created === undefined; i++) {
-    const attempt = await app.inject({ method: 'POST', url: '/create' })
-    if (attempt.statusCode === 200) created = attempt.json().id
-    else await sleep(250)
-  }
+  const created = await createWhenBack(app)
   t.ok(created, 'sessions work again once Redis is back')
   const check = new Redis(server.url)
   t.teardown(() => { check.disconnect() })

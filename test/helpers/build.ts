@@ -1,6 +1,7 @@
 // build(t): a Fastify app with the plugin on a real Redis, a unique key prefix, routes that expose
 // every session method, and teardown. agent(app) keeps the session cookie between injects.
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance, type InjectOptions, type LightMyRequestResponse } from 'fastify'
 import { type Cluster, Redis } from 'ioredis'
 import type { Test } from 'tap'
@@ -147,4 +148,14 @@ export function countRoundTrips (redis: Redis): { readonly roundTrips: number, r
     return (original as (...args: unknown[]) => unknown)(command, ...rest)
   }) as typeof redis.sendCommand
   return counter
+}
+
+/** After a Redis restart: POST /create (sessionRoutes) until the client has reconnected; the new ID, or undefined after ~10 s. */
+export async function createWhenBack (app: FastifyInstance): Promise<string | undefined> {
+  for (let i = 0; i < 40; i++) {
+    const attempt = await app.inject({ method: 'POST', url: '/create' })
+    if (attempt.statusCode === 200) return attempt.json().id
+    await sleep(250)
+  }
+  return undefined
 }
