@@ -223,6 +223,42 @@ export class RedisSessionStore {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Inspection, for operations tools (the CLI): never on a request's path.
+
+  /**
+   * Every session ID under the prefix: SCAN (never KEYS) for hashes, `count` keys per step, on every
+   * master of a Cluster one after another. A session that lives through the whole scan is seen at
+   * least once (SCAN's guarantee; one may be seen twice while Redis resizes its table); keys whose
+   * name is not a session ID are skipped. A rotation marker is a hash too: getSession() answers null for it.
+   */
+  async * sessionIds (options: { count?: number } = {}): AsyncGenerator<string> {
+    const count = options.count ?? 1000
+    const scanner = this.#redis as unknown as Scanner
+    // SCAN's MATCH and its replies are the server's names: an ioredis keyPrefix is not applied to them.
+    const serverPrefix = (scanner.options?.keyPrefix ?? '') + this.#options.prefix
+    const match = serverPrefix.replace(/[*?[\\\]]/g, '\\$&') + '*'
+    const nodes = typeof scanner.nodes === 'function' ? scanner.nodes('master') : [scanner]
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await this.#send(this.#deadline(), false, () => node.scan(cursor, 'MATCH', match, 'COUNT', count, 'TYPE', 'hash'))
+        cursor = next
+        for (const key of keys) {
+          const id = key.slice(serverPrefix.length)
+          if (isValidId(id)) yield id
+        }
+      } while (cursor !== '0')
+    }
+  }
+
+  /** Bytes the session's key takes in Redis (MEMORY USAGE), or null when it does not exist. */
+  async memoryUsage (id: string): Promise<number | null> {
+    if (!isValidId(id)) return null
+    const redis = this.#redis as unknown as Scanner
+    return await this.#send(this.#deadline(), false, () => redis.memory('USAGE', this.key(id), 'SAMPLES', '0'))
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Building blocks the request-scoped Session uses. IDs are checked by the caller; every call spends
   // from the given deadline, and is sent only while the client is connected (never queued).
 
@@ -378,6 +414,14 @@ export class RedisSessionStore {
       })
     })
   }
+}
+
+/** The ioredis members that scanning needs: SCAN per node, the nodes of a Cluster, MEMORY USAGE. */
+interface Scanner {
+  readonly options?: { keyPrefix?: string }
+  nodes?: (role: 'master') => Scanner[]
+  scan: (cursor: string, ...args: Array<string | number>) => Promise<[string, string[]]>
+  memory: (subcommand: 'USAGE', key: string, ...args: string[]) => Promise<number | null>
 }
 
 function flatten (hash: Map<string, string>): string[] {

@@ -55,6 +55,10 @@ t.test('npm pack ships the built plugin, its types and maps, and nothing else', 
   for (const file of ['package.json', 'README.md', 'LICENSE']) t.ok(set.has(file), file)
   for (const entry of entries()) t.ok(set.has(entry), `entry ${entry} is shipped`)
   t.ok(set.has('dist/plugin/index.mjs') && set.has('dist/plugin/index.d.mts'), 'the ES-module entry and its types')
+  // The inspection CLI: npm links "bin" into node_modules/.bin and makes it executable on install.
+  const bin = pkg.bin['fastify-redis-hash-session']
+  t.ok(set.has(bin), `the CLI ${bin} is shipped`)
+  t.match(readFileSync(join(root, bin), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'with a shebang')
 
   const others = files.filter((f) => !['package.json', 'README.md', 'LICENSE'].includes(f))
   t.same(others.filter((f) => !f.startsWith('dist/plugin/')), [], 'everything else is under dist/plugin/')

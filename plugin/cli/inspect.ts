@@ -1,0 +1,82 @@
+// One session as the CLI shows it, read through the store (never sliding it): its reserved fields
+// as times, its own TTL and what is left of it, its size, and its application fields decoded.
+import { decodeValue, type JsonValue } from '../codec'
+import { CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, SESSION_TTL, type RedisSessionStore, parseTtl } from '../store'
+
+export interface Inspected {
+  id: string
+  key: string
+  createdAt: string | null
+  lastAccessedAt: string | null
+  /** The session's own idle TTL in seconds. */
+  ttl: number
+  /** Seconds before Redis expires the key; -1 when it has no expiry (which the plugin never leaves). */
+  expiresIn: number
+  /** When the key expires if nothing touches it again; null without an expiry. */
+  expiresAt: string | null
+  /** Bytes of field names and values (reserved fields included): what the session holds, not what Redis spends on it. */
+  bytes: number
+  /** The application's fields, decoded as the plugin reads them. */
+  fields: Record<string, JsonValue>
+}
+
+/** The session, or null when there is none at the ID (expired, deleted, or a rotation marker). */
+export async function inspect (store: RedisSessionStore, id: string, now = Date.now()): Promise<Inspected | null> {
+  const [stored, expiresIn] = await Promise.all([store.getSession(id, { refreshTtl: false }), store.remainingTtl(id)])
+  if (stored === null || expiresIn === -2) return null
+  const fields: Record<string, JsonValue> = {}
+  let size = 0
+  for (const [field, value] of Object.entries(stored)) {
+    size += Buffer.byteLength(field) + Buffer.byteLength(value)
+    if (!RESERVED_FIELDS.has(field)) fields[field] = decodeValue(value)
+  }
+  return {
+    id,
+    key: store.key(id),
+    createdAt: stored[CREATED_AT] ?? null,
+    lastAccessedAt: stored[LAST_ACCESSED_AT] ?? null,
+    ttl: parseTtl(stored[SESSION_TTL]) ?? store.ttl,
+    expiresIn,
+    expiresAt: expiresIn < 0 ? null : new Date(now + expiresIn * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    bytes: size,
+    fields
+  }
+}
+
+/** "2026-12-03T07:12:03Z (5 min ago)" */
+export function when (iso: string | null, now = Date.now()): string {
+  if (iso === null) return '-'
+  const at = Date.parse(iso)
+  if (Number.isNaN(at)) return iso
+  const seconds = Math.round((now - at) / 1000)
+  const short = new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z')
+  return seconds >= 0 ? `${short} (${ago(seconds)})` : short
+}
+
+function ago (seconds: number): string {
+  if (seconds < 60) return `${seconds} s ago`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`
+  return `${Math.floor(seconds / 86400)} d ago`
+}
+
+/** IDs from a scan, inspected a page at a time (one page of commands in flight at once). */
+export async function * pages (store: RedisSessionStore, pageSize: number, onScanned: (n: number) => void): AsyncGenerator<Inspected[]> {
+  let batch: string[] = []
+  let scanned = 0
+  const flush = async (): Promise<Inspected[]> => {
+    const found = await Promise.all(batch.map((id) => inspect(store, id)))
+    batch = []
+    return found.filter((s): s is Inspected => s !== null)
+  }
+  for await (const id of store.sessionIds({ count: pageSize })) {
+    batch.push(id)
+    scanned++
+    if (batch.length === pageSize) {
+      onScanned(scanned)
+      yield await flush()
+    }
+  }
+  onScanned(scanned)
+  if (batch.length > 0) yield await flush()
+}

@@ -1,0 +1,54 @@
+// `list`: the sessions under the prefix, from a SCAN of every master, up to --limit.
+import type { RedisSessionStore } from '../store'
+import { type Inspected, pages, when } from './inspect'
+import { type Output, Progress, bytes, duration, table } from './output'
+
+export interface ListOptions {
+  /** 0: no limit. */
+  limit: number
+  pageSize: number
+  json: boolean
+  progress: boolean | undefined
+}
+
+export async function list (store: RedisSessionStore, output: Output, options: ListOptions): Promise<void> {
+  const progress = new Progress(output, options.progress)
+  const shown: Inspected[] = []
+  let more = false
+  let scanned = 0
+  for await (const page of pages(store, options.pageSize, (n) => { scanned = n; progress.tick(n) })) {
+    for (const session of page) {
+      // One beyond the limit tells that there are more.
+      if (options.limit > 0 && shown.length === options.limit) more = true
+      else shown.push(session)
+    }
+    if (more) break
+  }
+  progress.done(scanned)
+
+  if (options.json) {
+    output.out(JSON.stringify({ prefix: store.prefix, sessions: shown, more }, null, 2) + '\n')
+    return
+  }
+  if (shown.length === 0) {
+    output.out(`No sessions under the prefix "${store.prefix}".\n`)
+    return
+  }
+  const now = Date.now()
+  output.out(table(
+    ['ID', 'CREATED', 'LAST SEEN', 'EXPIRES IN', 'TTL', 'FIELDS', 'SIZE'],
+    shown.map((s) => [
+      s.id,
+      when(s.createdAt, now),
+      when(s.lastAccessedAt, now),
+      s.expiresIn < 0 ? 'never (no TTL!)' : duration(s.expiresIn),
+      duration(s.ttl),
+      String(Object.keys(s.fields).length),
+      bytes(s.bytes)
+    ]),
+    new Set([5, 6])
+  ))
+  output.out(more
+    ? `${shown.length} sessions shown; there are more (--limit ${options.limit}; --limit 0 lists all).\n`
+    : `${shown.length} ${shown.length === 1 ? 'session' : 'sessions'}.\n`)
+}
