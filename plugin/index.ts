@@ -22,7 +22,7 @@ export {
 export type {
   CreateSessionOptions, GetSessionOptions, RedisClient, RedisSessionOptions, RedisSessionStoreOptions,
   SessionCookieOptions, SessionCounterField, SessionData, SessionField, SessionFieldValue, SessionRecord,
-  SessionValue, StoredSession
+  SessionValue, SetUserOptions, StoredSession, UserSession
 } from './types'
 
 // require() and a JavaScript default import get the plugin itself, carrying the named exports,

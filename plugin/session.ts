@@ -12,12 +12,13 @@ import {
   InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
 } from './errors'
 import {
-  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkTtl, generateId, nowIso, parseTtl,
+  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkLabel, checkTtl, checkUser, generateId, nowIso, parseTtl,
   type Loaded, type RedisSessionStore
 } from './store'
 import type {
-  CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue
+  CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue, SetUserOptions
 } from './types'
+import { SESSION_LABEL, SESSION_USER, handleOf } from './user-index'
 
 /**
  * What onSend must do with the cookie: 'roll' re-sends the same ID to renew its maxAge, once onSend
@@ -111,12 +112,21 @@ export class Session {
     return parseTtl(this.#loadedFields('ttl').get(SESSION_TTL)) ?? this.#ctx.store.ttl
   }
 
+  /** The user this session is filed under (setUser(), or create() with `user`), or undefined. */
+  get user (): string | undefined { return this.#loadedFields('user').get(SESSION_USER) }
+
+  /** This session's public handle, as sessionStore.listUserSessions() shows it (not usable as a cookie); undefined without a session. */
+  get handle (): string | undefined {
+    const id = this.id
+    return id === undefined ? undefined : handleOf(id)
+  }
+
   /**
    * A field's value as set() stored it (a string, number, boolean, null, array or object), with this
    * request's changes applied; a fresh copy each time. Reserved fields read as the strings Redis holds.
    */
   get<K extends SessionField> (field: K): SessionFieldValue<K> | undefined
-  get (field: 'created_at' | 'last_accessed_at' | 'session_ttl'): string | undefined
+  get (field: 'created_at' | 'last_accessed_at' | 'session_ttl' | 'session_user' | 'session_label'): string | undefined
   get (field: string): SessionValue | undefined {
     if (this.#state === LAZY) throw notLoadedLazy('get')
     const stored = this.#stored(field)
@@ -194,6 +204,15 @@ export class Session {
    */
   regenerate (keep?: string[]): Promise<string> {
     return this.#serial(() => this.#regenerate(keep))
+  }
+
+  /**
+   * File this session under a user, so sessionStore.listUserSessions() lists it and
+   * destroyUserSessions() ("log out everywhere") ends it. Needs a live session: after a login, call
+   * it after regenerate() (or pass `user` to create()).
+   */
+  setUser (user: string, options: SetUserOptions = {}): Promise<void> {
+    return this.#serial(() => this.#setUser(user, options))
   }
 
   /** Delete the session from Redis and clear the cookie. */
@@ -321,6 +340,9 @@ export class Session {
     if (id === undefined) throw new NoSessionError('setTtl')
     if (!await this.#ctx.store.changeTtl(id, seconds, this.#budget())) throw this.#gone()
     this.#writable().set(SESSION_TTL, String(seconds))
+    // A longer TTL: the user's index must live as long.
+    const user = this.#fields.get(SESSION_USER)
+    if (user !== undefined) await this.#ctx.store.file(user, id, Date.parse(this.#fields.get(CREATED_AT) as string), seconds, this.#budget())
     // A new expiry: on a lazy route that is its slide.
     this.#wrote(this.#state === LAZY)
   }
@@ -331,9 +353,17 @@ export class Session {
     const store = this.#ctx.store
     const fields = store.newFields(data)
     const ttl = options.ttl === undefined ? store.ttl : checkTtl(options.ttl)
+    const user = options.user === undefined ? undefined : checkUser(options.user)
+    const label = checkLabel(options.label)
     const oldId = this.#id
     const id = generateId()
     const deadline = this.#budget()
+    if (user !== undefined) {
+      fields.set(SESSION_USER, user)
+      if (label !== '') fields.set(SESSION_LABEL, label)
+      // Filed before it exists: a live session is never missing from its user's index.
+      await store.file(user, id, Date.now(), ttl, deadline)
+    }
     // A fresh session: what this request changed so far belonged to the old one.
     this.#pending = undefined
     this.#pendingSets = false
@@ -391,6 +421,13 @@ export class Session {
     for (const [field, value] of latest) {
       if (!RESERVED_FIELDS.has(field) && (keep === undefined || keep.includes(field))) fields.set(field, value)
     }
+    // The user it is filed under moves with it (the old ID's entry is pruned when next met).
+    const user = latest.get(SESSION_USER)
+    if (user !== undefined) {
+      fields.set(SESSION_USER, user)
+      const label = latest.get(SESSION_LABEL)
+      if (label !== undefined) fields.set(SESSION_LABEL, label)
+    }
     if (pending !== undefined) {
       for (const [field, value] of pending) {
         if (value === null) fields.delete(field)
@@ -401,6 +438,7 @@ export class Session {
     const id = generateId()
     let written: Map<string, string>
     try {
+      if (user !== undefined) await store.file(user, id, Date.parse(latest.get(CREATED_AT) as string), ttl, deadline)
       written = await store.write(id, fields, ttl, deadline, latest.get(CREATED_AT))
     } catch (err) {
       // The new key was not confirmed: put the session back under its old ID, so a failed rotation
@@ -418,6 +456,7 @@ export class Session {
     this.#assertUsable('destroy')
     const id = this.#id
     const retired = this.#state === RETIRED
+    const user = id === undefined ? undefined : this.#fields.get(SESSION_USER)
     this.#lose()
     this.#pending = undefined
     this.#pendingSets = false
@@ -425,10 +464,31 @@ export class Session {
     // failed regenerate() elsewhere cannot put the session back, and requests still carrying the old ID
     // keep seeing the marker.
     const target = id ?? (retired ? this.#retiredId : undefined)
-    const outcome = target === undefined ? 0 : await this.#ctx.store.destroy(target, this.#budget())
+    const store = this.#ctx.store
+    const deadline = this.#budget()
+    // The user's index entry goes in the same round trip (a separate key: its own slot on a Cluster).
+    const [outcome] = await Promise.all([
+      target === undefined ? 0 : store.destroy(target, deadline),
+      user === undefined ? undefined : store.unfile(user, [id as string], deadline)
+    ])
     // Clear the browser's cookie, a stale one too; but not one that names a marker (or an ID this
     // request saw retired or ended): the browser may hold the new cookie of a login that raced it.
     this.#cookieAction = this.#hadCookie && outcome !== 2 && (outcome === 1 || !retired) ? 'clear' : 'none'
+  }
+
+  async #setUser (user: string, options: SetUserOptions): Promise<void> {
+    this.#assertUsable('setUser')
+    checkUser(user)
+    const label = checkLabel(options.label)
+    if (this.#state === LAZY) await this.#loadLazy()
+    const id = this.#id
+    if (id === undefined) throw new NoSessionError('setUser')
+    const store = this.#ctx.store
+    if (!await store.assignUser(id, user, label, this.ttl, Date.parse(this.#fields.get(CREATED_AT) as string), this.#budget())) throw this.#gone()
+    const fields = this.#writable()
+    fields.set(SESSION_USER, user)
+    if (label === '') fields.delete(SESSION_LABEL)
+    else fields.set(SESSION_LABEL, label)
   }
 
   /**
@@ -590,8 +650,22 @@ export class Session {
     this.#id = id
     // Writes made before a lazy load are in it already; pending ones still apply on top.
     this.#fields = loaded
-    // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too.
-    if (this.#ctx.rolling && loaded.get(LAST_ACCESSED_AT) === this.#slideTime) this.#slid(false)
+    // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too, and
+    // a session filed under a user is filed again, so the user's index lives as long as it does.
+    if (loaded.get(LAST_ACCESSED_AT) === this.#slideTime) {
+      if (this.#ctx.rolling) this.#slid(false)
+      const user = loaded.get(SESSION_USER)
+      if (user !== undefined) this.#serial(() => this.#refile(id, user, loaded)).catch(noop)
+    }
+  }
+
+  /** After a load slid a user's session: extend the index with it (onSend waits; a failure only warns). */
+  async #refile (id: string, user: string, loaded: Map<string, string>): Promise<void> {
+    try {
+      await this.#ctx.store.file(user, id, Date.parse(loaded.get(CREATED_AT) as string), parseTtl(loaded.get(SESSION_TTL)) ?? this.#ctx.store.ttl, this.#budget())
+    } catch (err) {
+      this.#request.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'fastify-redis-hash-session: could not extend the user\'s session index; the next load of this session files it again')
+    }
   }
 
   /** The time a load or lazy write is sent with, to tell afterwards whether it slid the session. */

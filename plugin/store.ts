@@ -11,14 +11,17 @@ import {
 import { MAX_TTL, resolveStoreOptions, type ResolvedStoreOptions } from './options'
 import { Readiness } from './readiness'
 import { defineScripts, type ScriptedRedis } from './scripts'
-import type { GetSessionOptions, IORedisClient, RedisSessionStoreOptions, SessionValue, StoredSession } from './types'
+import type { GetSessionOptions, IORedisClient, RedisSessionStoreOptions, SessionValue, StoredSession, UserSession } from './types'
+import {
+  MAX_LABEL_BYTES, MAX_USER_BYTES, SESSION_LABEL, SESSION_USER, SLACK_MS, defineUserIndexScripts, handleOf, type UserIndexRedis
+} from './user-index'
 import { Warnings } from './warnings'
 
 export const CREATED_AT = 'created_at'
 export const LAST_ACCESSED_AT = 'last_accessed_at'
 export const SESSION_TTL = 'session_ttl'
 /** Fields the store owns: the application can read them but never write or delete them. */
-export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL])
+export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL, SESSION_USER, SESSION_LABEL])
 /** Seconds a rotation marker stays at an ID that a login or regenerate() retired (see scripts.ts). */
 export const ROTATION_MARKER_TTL = 60
 /** What load() answers for an ID that a login or regenerate() retired moments ago. */
@@ -97,6 +100,7 @@ function describe (value: unknown): string {
 
 export class RedisSessionStore {
   readonly #redis: ScriptedRedis
+  readonly #users: UserIndexRedis
   readonly #options: ResolvedStoreOptions
   readonly #warnings: Warnings
   readonly #readiness: Readiness
@@ -104,6 +108,7 @@ export class RedisSessionStore {
   constructor (options: RedisSessionStoreOptions) {
     this.#options = resolveStoreOptions(options)
     this.#redis = defineScripts(this.#options.redis)
+    this.#users = defineUserIndexScripts(this.#options.redis)
     this.#warnings = new Warnings(this.#options.log)
     this.#readiness = new Readiness(this.#redis)
   }
@@ -220,6 +225,118 @@ export class RedisSessionStore {
   async deleteSession (id: string): Promise<boolean> {
     if (!isValidId(id)) return false
     return await this.delete(id, this.#deadline())
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Per-user sessions (see user-index.ts for the index and why its steps are safe on Cluster).
+
+  /** The Redis key of a user's index. */
+  userIndexKey (user: string): string {
+    return this.#options.prefix + 'user:' + user
+  }
+
+  /** File a live session under a user (with an optional label, such as the user agent); false when the session does not exist. */
+  async setUser (id: string, user: string, options: { label?: string } = {}): Promise<boolean> {
+    checkUser(user)
+    const label = checkLabel(options.label)
+    if (!isValidId(id)) return false
+    const deadline = this.#deadline()
+    const fields = await this.#read(id, deadline)
+    if (fields === null || fields === ROTATED) return false
+    const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
+    return await this.assignUser(id, user, label, ttl, Date.parse(fields.get(CREATED_AT) as string), deadline)
+  }
+
+  /**
+   * The user's live sessions, most recently used first: each one's public handle (not usable as a
+   * cookie), times, expiry and label. Entries whose session is gone are removed from the index.
+   */
+  async listUserSessions (user: string): Promise<UserSession[]> {
+    checkUser(user)
+    const deadline = this.#deadline()
+    const index = this.userIndexKey(user)
+    const members = await this.#send(deadline, false, () => this.#users.zrange(index, 0, -1))
+    const found = await Promise.all(members.map((member) => this.#send(deadline, false, () => this.#users.fastifySessionDescribe(this.#options.prefix + member, user))))
+    const sessions: UserSession[] = []
+    const stale: string[] = []
+    const now = Date.now()
+    for (let i = 0; i < members.length; i++) {
+      const row = found[i]
+      if (row === null) {
+        stale.push(members[i])
+        continue
+      }
+      const [createdAt, lastAccessedAt, label, left] = row
+      sessions.push({
+        handle: handleOf(members[i]),
+        createdAt: new Date(createdAt),
+        lastAccessedAt: new Date(lastAccessedAt === '' ? createdAt : lastAccessedAt),
+        expiresAt: new Date(now + Math.max(0, Number(left)) * 1000),
+        label: label === '' ? undefined : label
+      })
+    }
+    if (stale.length > 0) await this.unfile(user, stale, deadline)
+    return sessions.sort((a, b) => b.lastAccessedAt.getTime() - a.lastAccessedAt.getTime())
+  }
+
+  /** End one of the user's sessions by its handle; false when the user has no such session. */
+  async destroyUserSession (user: string, handle: string): Promise<boolean> {
+    checkUser(user)
+    if (typeof handle !== 'string') return false
+    const deadline = this.#deadline()
+    const members = await this.#send(deadline, false, () => this.#users.zrange(this.userIndexKey(user), 0, -1))
+    const member = members.find((m) => handleOf(m) === handle)
+    if (member === undefined) return false
+    const deleted = await this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))
+    await this.unfile(user, [member], deadline)
+    return deleted === 1
+  }
+
+  /**
+   * Log the user out everywhere: end every session filed under the user when this starts, except the
+   * one whose handle is `except` (the current one, say). Returns how many were ended.
+   */
+  async destroyUserSessions (user: string, options: { except?: string } = {}): Promise<number> {
+    checkUser(user)
+    const deadline = this.#deadline()
+    const members = (await this.#send(deadline, false, () => this.#users.zrange(this.userIndexKey(user), 0, -1)))
+      .filter((m) => options.except === undefined || handleOf(m) !== options.except)
+    if (members.length === 0) return 0
+    // Each session is its own key (its own slot on a Cluster): one script each, sent together.
+    const deleted = await Promise.all(members.map((member) => this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))))
+    await this.unfile(user, members, deadline)
+    return deleted.reduce((sum: number, n) => sum + n, 0)
+  }
+
+  /** The public handle of a session ID: what listUserSessions() shows for it. */
+  handle (id: string): string {
+    return handleOf(id)
+  }
+
+  /**
+   * @internal File a session under a user: the index first (so a live session is never missing from
+   * it), then the session's own fields. False when the session is gone (its index entry is removed).
+   */
+  async assignUser (id: string, user: string, label: string, ttl: number, createdMs: number, deadline: Deadline): Promise<boolean> {
+    await this.file(user, id, createdMs, ttl, deadline)
+    const previous = await this.#send(deadline, true, () => this.#users.fastifySessionSetUser(this.key(id), user, label))
+    if (previous === null) {
+      await this.unfile(user, [id], deadline)
+      return false
+    }
+    // Moved from another user: that index no longer lists it (a stale entry would be pruned anyway).
+    if (previous !== '' && previous !== user) await this.unfile(previous, [id], deadline)
+    return true
+  }
+
+  /** @internal Add a session to its user's index and make the index live at least as long as the session. */
+  async file (user: string, id: string, createdMs: number, ttl: number, deadline: Deadline): Promise<void> {
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserFile(this.userIndexKey(user), id, Number.isFinite(createdMs) ? createdMs : Date.now(), ttl * 1000 + SLACK_MS))
+  }
+
+  /** @internal Remove sessions from a user's index. */
+  async unfile (user: string, ids: string[], deadline: Deadline): Promise<void> {
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserUnfile(this.userIndexKey(user), ...ids))
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -414,6 +531,23 @@ export class RedisSessionStore {
       })
     })
   }
+}
+
+/** A user ID for the index: a non-empty string of at most MAX_USER_BYTES bytes. */
+export function checkUser (user: unknown): string {
+  if (typeof user !== 'string' || user.length === 0 || Buffer.byteLength(user) > MAX_USER_BYTES) {
+    throw new InvalidValueError('(user)', `expected the user's ID as a non-empty string of at most ${MAX_USER_BYTES} bytes, got ${describe(user)}`)
+  }
+  return user
+}
+
+/** A session label: undefined (none) or a string of at most MAX_LABEL_BYTES bytes; '' is none. */
+export function checkLabel (label: unknown): string {
+  if (label === undefined) return ''
+  if (typeof label !== 'string' || Buffer.byteLength(label) > MAX_LABEL_BYTES) {
+    throw new InvalidValueError('(label)', `expected a string of at most ${MAX_LABEL_BYTES} bytes, such as the user agent (cut it to length), got ${describe(label)}`)
+  }
+  return label
 }
 
 /** The ioredis members that scanning needs: SCAN per node, the nodes of a Cluster, MEMORY USAGE. */

@@ -130,6 +130,26 @@ export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'red
 export interface CreateSessionOptions {
   /** This session's idle TTL in seconds. Default: the plugin's `ttl`. */
   ttl?: number
+  /** File the session under this user (see `session.setUser()`). */
+  user?: string
+  /** With `user`: a label for the user's session list, such as the user agent (at most 512 bytes). */
+  label?: string
+}
+
+export interface SetUserOptions {
+  /** A label for the user's session list, such as the user agent (at most 512 bytes). Default: none. */
+  label?: string
+}
+
+/** One of a user's sessions, as `sessionStore.listUserSessions()` describes it: never its ID. */
+export interface UserSession {
+  /** Identifies the session to `destroyUserSession()` and `except`; not usable as a cookie. */
+  handle: string
+  createdAt: Date
+  lastAccessedAt: Date
+  /** When the session expires unless it is used again. */
+  expiresAt: Date
+  label: string | undefined
 }
 
 export interface GetSessionOptions {
