@@ -308,6 +308,12 @@ export class RedisSessionStore {
     return deleted.reduce((sum: number, n) => sum + n, 0)
   }
 
+  /** @internal The members of a user's index (session IDs, live or not yet pruned), for the CLI. */
+  async userMembers (user: string): Promise<string[]> {
+    checkUser(user)
+    return await this.#send(this.#deadline(), false, () => this.#users.zrange(this.userIndexKey(user), 0, -1))
+  }
+
   /** The public handle of a session ID: what listUserSessions() shows for it. */
   handle (id: string): string {
     return handleOf(id)

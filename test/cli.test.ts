@@ -112,7 +112,7 @@ for (const topology of TOPOLOGIES) {
       const run = await cli(['list', '--limit', '7', ...base])
       t.equal(run.code, 0, run.stderr)
       const lines = run.stdout.trimEnd().split('\n')
-      t.match(lines[0], /^ID\s+CREATED\s+LAST SEEN\s+EXPIRES IN\s+TTL\s+FIELDS\s+SIZE$/)
+      t.match(lines[0], /^ID\s+USER\s+CREATED\s+LAST SEEN\s+EXPIRES IN\s+TTL\s+FIELDS\s+SIZE$/)
       t.equal(lines.length, 1 + 7 + 1, 'header, 7 rows, footer')
       const createdAt = lines[0].indexOf('CREATED')
       for (const row of lines.slice(1, 8)) {
@@ -181,6 +181,36 @@ for (const topology of TOPOLOGIES) {
       t.equal(quiet.stderr, '')
     })
 
+    t.test('--user, handles and delete-user: the per-user index', async (t) => {
+      const alices = [ids[20], ids[21], ids[22]]
+      for (const [i, id] of alices.entries()) t.ok(await store.setUser(id, 'alice', { label: `device ${i}` }))
+      const listed = await cli(['list', '--user', 'alice', '--json', ...base])
+      t.equal(listed.code, 0, listed.stderr)
+      const sessions = JSON.parse(listed.stdout).sessions as Array<{ id: string, user: string, label: string, handle: string }>
+      t.same(sessions.map((s) => s.id).sort(), [...alices].sort(), 'exactly her three sessions, from her index')
+      t.ok(sessions.every((s) => s.user === 'alice' && /^device \d$/.test(s.label)))
+      const table = await cli(['list', '--user', 'alice', ...base])
+      t.match(table.stdout, new RegExp(`^${ids[21]}  alice  `, 'm'), 'the USER column')
+
+      const handle = sessions.find((s) => s.id === ids[21])!.handle
+      t.equal(handle, store.handle(ids[21]), 'the handle the application\'s session list shows')
+      for (const args of [['--user', 'alice'], []]) {
+        const shown = await cli(['show', handle, ...args, ...base])
+        t.equal(shown.code, 0, shown.stderr)
+        t.match(shown.stdout, new RegExp(`^key +.*${ids[21]}$`, 'm'), `a handle finds the session (${args.length === 0 ? 'by a scan' : 'in the index'})`)
+        t.match(shown.stdout, /^user +alice \(device 1\)$/m)
+      }
+
+      const gone = await cli(['delete-user', 'alice', ...base])
+      t.equal(gone.code, 0, gone.stderr)
+      t.equal(gone.stdout, 'Deleted 3 sessions of the user "alice".\n')
+      for (const id of alices) t.equal(await redis.exists(prefix + id), 0)
+      t.equal(await redis.exists(prefix + 'user:alice'), 0, 'and her index')
+      const again = await cli(['delete-user', 'alice', ...base])
+      t.equal(again.code, 3)
+      t.match(again.stderr, /no sessions of the user "alice"/)
+    })
+
     t.test('delete: the key is gone, the next delete finds nothing', async (t) => {
       const id = ids[9]
       const run = await cli(['delete', id, ...base])
@@ -221,8 +251,9 @@ t.test('errors: one line on stderr and an exit code a script can tell apart', as
   for (const [args, message] of [
     [['lst'], /unknown command "lst"/],
     [['list', '--bogus'], /Unknown option '--bogus'/],
-    [['show'], /show takes one session ID/],
-    [['show', 'abc'], /that is not a session ID/],
+    [['show'], /show takes one session ID or handle/],
+    [['show', 'abc'], /that is neither a session ID .* nor a handle/],
+    [['delete-user'], /delete-user takes one user ID/],
     [['list', '--limit', 'ten'], /--limit expects a whole number of at least 0, got "ten"/],
     [['list', '--url', server.url, '--cluster', '127.0.0.1:1'], /give one of --url, --cluster and --sentinel/],
     [['list', '--cluster', 'nohost'], /--cluster expects host:port/],

@@ -1,11 +1,17 @@
 // One session as the CLI shows it, read through the store (never sliding it): its reserved fields
 // as times, its own TTL and what is left of it, its size, and its application fields decoded.
 import { decodeValue, type JsonValue } from '../codec'
-import { CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, SESSION_TTL, type RedisSessionStore, parseTtl } from '../store'
+import { CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, SESSION_TTL, type RedisSessionStore, isValidId, parseTtl } from '../store'
+import { SESSION_LABEL, SESSION_USER } from '../user-index'
 
 export interface Inspected {
   id: string
+  /** The public handle (as the application's session list shows it). */
+  handle: string
   key: string
+  /** The user it is filed under (setUser), and its label. */
+  user: string | null
+  label: string | null
   createdAt: string | null
   lastAccessedAt: string | null
   /** The session's own idle TTL in seconds. */
@@ -32,7 +38,10 @@ export async function inspect (store: RedisSessionStore, id: string, now = Date.
   }
   return {
     id,
+    handle: store.handle(id),
     key: store.key(id),
+    user: stored[SESSION_USER] ?? null,
+    label: stored[SESSION_LABEL] ?? null,
     createdAt: stored[CREATED_AT] ?? null,
     lastAccessedAt: stored[LAST_ACCESSED_AT] ?? null,
     ttl: parseTtl(stored[SESSION_TTL]) ?? store.ttl,
@@ -60,16 +69,20 @@ function ago (seconds: number): string {
   return `${Math.floor(seconds / 86400)} d ago`
 }
 
-/** IDs from a scan, inspected a page at a time (one page of commands in flight at once). */
-export async function * pages (store: RedisSessionStore, pageSize: number, onScanned: (n: number) => void): AsyncGenerator<Inspected[]> {
+/**
+ * Sessions inspected a page at a time (one page of commands in flight at once): from a scan of every
+ * master, or with `user` from that user's index (only sessions still filed under the user).
+ */
+export async function * pages (store: RedisSessionStore, pageSize: number, onScanned: (n: number) => void, user?: string): AsyncGenerator<Inspected[]> {
   let batch: string[] = []
   let scanned = 0
   const flush = async (): Promise<Inspected[]> => {
     const found = await Promise.all(batch.map((id) => inspect(store, id)))
     batch = []
-    return found.filter((s): s is Inspected => s !== null)
+    return found.filter((s): s is Inspected => s !== null && (user === undefined || s.user === user))
   }
-  for await (const id of store.sessionIds({ count: pageSize })) {
+  const ids = user === undefined ? store.sessionIds({ count: pageSize }) : await store.userMembers(user)
+  for await (const id of ids) {
     batch.push(id)
     scanned++
     if (batch.length === pageSize) {
@@ -79,4 +92,12 @@ export async function * pages (store: RedisSessionStore, pageSize: number, onSca
   }
   onScanned(scanned)
   if (batch.length > 0) yield await flush()
+}
+
+/** The session ID behind an ID or a public handle (looked up in --user's index, else by a scan); undefined when none. */
+export async function resolve (store: RedisSessionStore, idOrHandle: string, user: string | undefined): Promise<string | undefined> {
+  if (isValidId(idOrHandle)) return idOrHandle
+  const ids = user === undefined ? store.sessionIds() : await store.userMembers(user)
+  for await (const id of ids) if (store.handle(id) === idOrHandle) return id
+  return undefined
 }

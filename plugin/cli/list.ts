@@ -1,12 +1,14 @@
 // `list`: the sessions under the prefix, from a SCAN of every master, up to --limit.
 import type { RedisSessionStore } from '../store'
 import { type Inspected, pages, when } from './inspect'
-import { type Output, Progress, bytes, duration, table } from './output'
+import { type Output, Progress, bytes, cell, duration, table } from './output'
 
 export interface ListOptions {
   /** 0: no limit. */
   limit: number
   pageSize: number
+  /** Only this user's sessions, from the user's index. */
+  user: string | undefined
   json: boolean
   progress: boolean | undefined
 }
@@ -16,7 +18,7 @@ export async function list (store: RedisSessionStore, output: Output, options: L
   const shown: Inspected[] = []
   let more = false
   let scanned = 0
-  for await (const page of pages(store, options.pageSize, (n) => { scanned = n; progress.tick(n) })) {
+  for await (const page of pages(store, options.pageSize, (n) => { scanned = n; progress.tick(n) }, options.user)) {
     for (const session of page) {
       // One beyond the limit tells that there are more.
       if (options.limit > 0 && shown.length === options.limit) more = true
@@ -31,14 +33,15 @@ export async function list (store: RedisSessionStore, output: Output, options: L
     return
   }
   if (shown.length === 0) {
-    output.out(`No sessions under the prefix "${store.prefix}".\n`)
+    output.out(options.user === undefined ? `No sessions under the prefix "${store.prefix}".\n` : `No sessions of the user "${options.user}" under the prefix "${store.prefix}".\n`)
     return
   }
   const now = Date.now()
   output.out(table(
-    ['ID', 'CREATED', 'LAST SEEN', 'EXPIRES IN', 'TTL', 'FIELDS', 'SIZE'],
+    ['ID', 'USER', 'CREATED', 'LAST SEEN', 'EXPIRES IN', 'TTL', 'FIELDS', 'SIZE'],
     shown.map((s) => [
       s.id,
+      s.user === null ? '-' : cell(s.user, 24),
       when(s.createdAt, now),
       when(s.lastAccessedAt, now),
       s.expiresIn < 0 ? 'never (no TTL!)' : duration(s.expiresIn),
@@ -46,7 +49,7 @@ export async function list (store: RedisSessionStore, output: Output, options: L
       String(Object.keys(s.fields).length),
       bytes(s.bytes)
     ]),
-    new Set([5, 6])
+    new Set([6, 7])
   ))
   output.out(more
     ? `${shown.length} sessions shown; there are more (--limit ${options.limit}; --limit 0 lists all).\n`

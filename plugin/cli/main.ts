@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import { RedisSessionStore, isValidId } from '../store'
 import { connect } from './connect'
-import { remove } from './delete'
+import { remove, removeUser } from './delete'
 import { CliError, EXIT } from './errors'
 import { list } from './list'
 import type { Output } from './output'
@@ -16,9 +16,10 @@ Inspect the sessions fastify-redis-hash-session keeps in Redis.
 
 Commands
   list                 the sessions under the prefix (SCAN of every master, never KEYS)
-  show <id>            one session: times, expiry, size, its fields decoded
+  show <id|handle>     one session: user, times, expiry, size, its fields decoded
   stats                count, expiry and size histograms, memory per session, common fields
-  delete <id>          end one session now
+  delete <id|handle>   end one session now
+  delete-user <user>   end every session of a user (log out everywhere)
 
 Connection (as the application's options)
   --url <url>          redis:// or rediss:// URL (default: $REDIS_URL, else redis://127.0.0.1:6379)
@@ -30,6 +31,7 @@ Connection (as the application's options)
 
 Output
   --json               one JSON document on stdout, for scripts
+  --user <user>        list: only this user's sessions; show/delete: find a handle in this user's index
   --limit <n>          list: at most n sessions (default: 100; 0 for all)
   --page-size <n>      keys per SCAN step and sessions read at once (default: 500)
   --sample <n>         stats: sessions asked for MEMORY USAGE (default: 200)
@@ -40,12 +42,16 @@ Output
 Exit codes: 0 done, 1 unexpected failure, 2 wrong usage, 3 no such session, 4 Redis unreachable.
 `
 
+// A public handle (listUserSessions, show): 22 characters of base64url.
+const HANDLE = /^[A-Za-z0-9_-]{22}$/
+
 const OPTIONS = {
   url: { type: 'string' },
   cluster: { type: 'string' },
   sentinel: { type: 'string' },
   'sentinel-name': { type: 'string' },
   prefix: { type: 'string' },
+  user: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   limit: { type: 'string' },
@@ -79,9 +85,16 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
     }
     const [command, ...rest] = positionals
     const wantsId = command === 'show' || command === 'delete'
-    if (!['list', 'show', 'stats', 'delete'].includes(command)) throw new CliError(EXIT.USAGE, `unknown command "${command}"; the commands are list, show, stats and delete (see --help)`)
-    if (rest.length !== (wantsId ? 1 : 0)) throw new CliError(EXIT.USAGE, wantsId ? `${command} takes one session ID` : `${command} takes no arguments`)
-    if (wantsId && !isValidId(rest[0])) throw new CliError(EXIT.USAGE, `${command}: that is not a session ID (43 characters of A-Z a-z 0-9 - _, as list shows them)`)
+    const wantsArgument = wantsId || command === 'delete-user'
+    if (!['list', 'show', 'stats', 'delete', 'delete-user'].includes(command)) throw new CliError(EXIT.USAGE, `unknown command "${command}"; the commands are list, show, stats, delete and delete-user (see --help)`)
+    if (rest.length !== (wantsArgument ? 1 : 0)) {
+      throw new CliError(EXIT.USAGE, wantsId ? `${command} takes one session ID or handle` : wantsArgument ? `${command} takes one user ID` : `${command} takes no arguments`)
+    }
+    if (wantsId && !isValidId(rest[0]) && !HANDLE.test(rest[0])) {
+      throw new CliError(EXIT.USAGE, `${command}: that is neither a session ID (43 characters of A-Z a-z 0-9 - _, as list shows them) nor a handle (22 such characters)`)
+    }
+    const user = command === 'delete-user' ? rest[0] : values.user
+    if (user !== undefined && (user.length === 0 || Buffer.byteLength(user) > 512)) throw new CliError(EXIT.USAGE, 'a user ID is 1 to 512 bytes')
     if ([values.url, values.cluster, values.sentinel].filter((v) => v !== undefined).length > 1) {
       throw new CliError(EXIT.USAGE, 'give one of --url, --cluster and --sentinel')
     }
@@ -105,10 +118,11 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
     redis = connected.redis
     const store = new RedisSessionStore({ redis: connected.redis, prefix, timeout })
     switch (command) {
-      case 'list': await list(store, output, { limit, pageSize, json, progress }); break
-      case 'show': await show(store, output, rest[0], json); break
+      case 'list': await list(store, output, { limit, pageSize, user, json, progress }); break
+      case 'show': await show(store, output, rest[0], user, json); break
       case 'stats': await stats(store, output, { pageSize, sample, json, progress }); break
-      case 'delete': await remove(store, output, rest[0], json); break
+      case 'delete': await remove(store, output, rest[0], user, json); break
+      case 'delete-user': await removeUser(store, output, rest[0], json); break
     }
     return EXIT.OK
   } catch (err) {

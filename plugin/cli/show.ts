@@ -1,13 +1,14 @@
 // `show <id>`: one session, its reserved fields as times, its expiry and size, its fields decoded.
 import type { RedisSessionStore } from '../store'
 import { CliError, EXIT } from './errors'
-import { inspect, when } from './inspect'
+import { inspect, resolve, when } from './inspect'
 import { type Output, bytes, cell, duration, pairs, table } from './output'
 
-export async function show (store: RedisSessionStore, output: Output, id: string, json: boolean): Promise<void> {
-  const session = await inspect(store, id)
+export async function show (store: RedisSessionStore, output: Output, idOrHandle: string, user: string | undefined, json: boolean): Promise<void> {
+  const id = await resolve(store, idOrHandle, user)
+  const session = id === undefined ? null : await inspect(store, id)
   if (session === null) throw new CliError(EXIT.NOT_FOUND, `no session at that ID under the prefix "${store.prefix}" (expired, ended, or the wrong --prefix)`)
-  const memory = await store.memoryUsage(id)
+  const memory = await store.memoryUsage(session.id)
   if (json) {
     output.out(JSON.stringify({ ...session, memory }, null, 2) + '\n')
     return
@@ -18,6 +19,8 @@ export async function show (store: RedisSessionStore, output: Output, id: string
     : `in ${duration(session.expiresIn)} (${session.expiresAt as string}) unless used again`
   output.out(pairs([
     ['key', session.key],
+    ['handle', session.handle],
+    ['user', session.user === null ? '- (not filed under a user)' : `${session.user}${session.label === null ? '' : ` (${cell(session.label, 80)})`}`],
     ['created', when(session.createdAt, now)],
     ['last seen', when(session.lastAccessedAt, now)],
     ['idle TTL', `${duration(session.ttl)} (${session.ttl} s)`],
