@@ -24,11 +24,14 @@ export class RedisServer {
   readonly url: string
   #child: ChildProcess | undefined
   readonly #extraArgs: string[]
+  readonly #configFile: string | undefined
 
-  constructor (port: number, extraArgs: string[] = []) {
+  /** `configFile` comes first on the command line, as redis-server wants it (a sentinel needs one). */
+  constructor (port: number, extraArgs: string[] = [], configFile?: string) {
     this.port = port
     this.url = `redis://127.0.0.1:${port}`
     this.#extraArgs = extraArgs
+    this.#configFile = configFile
   }
 
   get pid (): number | undefined { return this.#child?.pid }
@@ -36,6 +39,7 @@ export class RedisServer {
   /** Start (or restart) the server on the same port and wait until it answers PING. */
   async start (): Promise<void> {
     const child = spawn(BINARY, [
+      ...(this.#configFile === undefined ? [] : [this.#configFile]),
       '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--daemonize', 'no', '--loglevel', 'warning', ...this.#extraArgs
     ], { stdio: 'ignore' })
