@@ -9,6 +9,7 @@ import { Cluster, Redis } from 'ioredis'
 import { RedisSessionStore, generateId } from '../plugin'
 import { uniquePrefix } from './helpers/build'
 import { clusterReady, startRedisCluster } from './helpers/redis-cluster'
+import { startRedisSentinel } from './helpers/redis-sentinel'
 import { freePort, startRedisServer } from './helpers/redis-server'
 
 const root = join(__dirname, '..')
@@ -227,6 +228,22 @@ for (const topology of TOPOLOGIES) {
     })
   })
 }
+
+t.test('--sentinel: the master found through the sentinels', async (t) => {
+  const sentinel = await startRedisSentinel(t)
+  const redis = new Redis({ sentinels: sentinel.sentinels, name: sentinel.name })
+  t.teardown(() => { redis.disconnect() })
+  const prefix = uniquePrefix()
+  const store = new RedisSessionStore({ redis, prefix })
+  const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => store.createSession({ n: i })))
+  const sentinels = sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',')
+  const run = await cli(['list', '--json', '--sentinel', sentinels, '--sentinel-name', sentinel.name, '--prefix', prefix])
+  t.equal(run.code, 0, run.stderr)
+  t.same(JSON.parse(run.stdout).sessions.map((s: { id: string }) => s.id).sort(), ids.sort())
+  const wrongName = await cli(['list', '--sentinel', sentinels, '--sentinel-name', 'nope', '--prefix', prefix])
+  t.equal(wrongName.code, 4)
+  t.match(wrongName.stderr, /^fastify-redis-hash-session: cannot reach Redis at the master "nope" of the Sentinels at /)
+})
 
 t.test('errors: one line on stderr and an exit code a script can tell apart', async (t) => {
   const server = await startRedisServer(t)
