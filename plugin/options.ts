@@ -11,6 +11,7 @@ export interface ResolvedStoreOptions {
   readonly prefix: string
   readonly ttl: number
   readonly touchAfter: number
+  readonly absoluteTtl: number
   readonly timeout: number
   readonly maxFieldNameBytes: number
   readonly maxFieldValueBytes: number
@@ -40,7 +41,7 @@ export interface ResolvedPluginOptions {
   readonly onUnavailable: 'fail' | 'anonymous'
 }
 
-const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
+const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
 const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'onUnavailable']
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority']
@@ -101,6 +102,7 @@ function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis' | 'log'>
     prefix,
     ttl,
     touchAfter,
+    absoluteTtl: integer('absoluteTtl', options.absoluteTtl, 0, 0, MAX_TTL),
     timeout: integer('timeout', options.timeout, 2000, 0, MAX_TTL),
     maxFieldNameBytes: integer('maxFieldNameBytes', options.maxFieldNameBytes, 200, 1, 1024 * 1024),
     maxFieldValueBytes: integer('maxFieldValueBytes', options.maxFieldValueBytes, 64 * 1024, 1, 512 * 1024 * 1024)

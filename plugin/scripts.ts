@@ -31,13 +31,24 @@ local function valid_ttl (v)
 end
 `
 
+// absoluteTtl: a session created with it holds session_expires (Unix seconds); no expiry set on its
+// key reaches past that, by Redis's clock. capped(ttl) is the TTL to set: at most the time left, and
+// at least 1 (a session at its end then expires within the second; a load ends it at once).
+const CAPPED = `
+local function capped (ttl, hard)
+  hard = tonumber(hard or redis.call('HGET', KEYS[1], 'session_expires') or '')
+  if not hard then return ttl end
+  return math.max(1, math.min(ttl, hard - tonumber(redis.call('TIME')[1])))
+end
+`
+
 // After a write on a lazy route (no load in onRequest, so nothing slid the session yet): slide it
 // as the load would have. now = '' slides nothing (a loaded request's load already did).
-const SLIDE = VALID_TTL + `
+const SLIDE = VALID_TTL + CAPPED + `
 local function slide (now, default_ttl)
   if now == '' then return end
   redis.call('HSET', KEYS[1], 'last_accessed_at', now)
-  redis.call('EXPIRE', KEYS[1], valid_ttl(redis.call('HGET', KEYS[1], 'session_ttl')) or tonumber(default_ttl))
+  redis.call('EXPIRE', KEYS[1], capped(valid_ttl(redis.call('HGET', KEYS[1], 'session_ttl')) or tonumber(default_ttl)))
 end
 `
 
@@ -56,15 +67,26 @@ end
 const LOAD = VALID_TTL + `
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return false end
-local ttl, live, touched
+local ttl, live, touched, hard
 for i = 1, #h, 2 do
   local f = h[i]
   if f == 'created_at' then live = true
   elseif f == 'session_ttl' then ttl = valid_ttl(h[i + 1])
-  elseif f == 'last_accessed_at' then touched = i + 1 end
+  elseif f == 'last_accessed_at' then touched = i + 1
+  elseif f == 'session_expires' then hard = tonumber(h[i + 1]) end
 end
 if not live then return 0 end
 ttl = ttl or tonumber(ARGV[2])
+-- absoluteTtl: past its end the session is over, however fresh its idle TTL; before, no slide
+-- reaches past it.
+if hard then
+  local left = hard - tonumber(redis.call('TIME')[1])
+  if left <= 0 then
+    redis.call('DEL', KEYS[1])
+    return false
+  end
+  ttl = math.min(ttl, left)
+end
 -- touchAfter, at most half the session's own TTL: slid less than that ago (by Redis's clock: the
 -- key's TTL is more than ttl - after), the session is returned as it is and nothing is written.
 local after = math.min(tonumber(ARGV[3]), math.floor(ttl / 2))
@@ -87,7 +109,7 @@ return h
  * ARGV[2] = TTL in seconds, ARGV[3..] = field, value, ... (reserved fields included).
  * Returns 1 when written, 0 when the precondition did not hold.
  */
-const WRITE = CHUNKED + `
+const WRITE = CHUNKED + CAPPED + `
 if ARGV[1] == 'new' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 else
@@ -96,7 +118,7 @@ else
   redis.call('DEL', KEYS[1])
 end
 chunked('HSET', KEYS[1], 3, #ARGV)
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], capped(tonumber(ARGV[2])))
 return 1
 `
 
@@ -142,10 +164,10 @@ return redis.call('HGET', KEYS[1], ARGV[1])
  * Change a session's own TTL: the stored session_ttl and the key's expiry together.
  * ARGV[1] = TTL in seconds. Returns 1, or 0 when the session is gone.
  */
-const SET_TTL = `
+const SET_TTL = CAPPED + `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'session_ttl', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], capped(tonumber(ARGV[1])))
 return 1
 `
 

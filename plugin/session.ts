@@ -12,7 +12,7 @@ import {
   InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
 } from './errors'
 import {
-  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_TTL, checkLabel, checkTtl, checkUser, generateId, nowIso, parseTtl,
+  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_EXPIRES, SESSION_TTL, checkLabel, checkTtl, checkUser, generateId, nowIso, parseTtl,
   type Loaded, type RedisSessionStore
 } from './store'
 import type {
@@ -112,6 +112,12 @@ export class Session {
     return parseTtl(this.#loadedFields('ttl').get(SESSION_TTL)) ?? this.#ctx.store.ttl
   }
 
+  /** With absoluteTtl: when the session ends however active it is (undefined without a session or the option). */
+  get expiresAt (): Date | undefined {
+    const at = this.#loadedFields('expiresAt').get(SESSION_EXPIRES)
+    return at === undefined ? undefined : new Date(Number(at) * 1000)
+  }
+
   /** The user this session is filed under (setUser(), or create() with `user`), or undefined. */
   get user (): string | undefined { return this.#loadedFields('user').get(SESSION_USER) }
 
@@ -126,7 +132,7 @@ export class Session {
    * request's changes applied; a fresh copy each time. Reserved fields read as the strings Redis holds.
    */
   get<K extends SessionField> (field: K): SessionFieldValue<K> | undefined
-  get (field: 'created_at' | 'last_accessed_at' | 'session_ttl' | 'session_user' | 'session_label'): string | undefined
+  get (field: 'created_at' | 'last_accessed_at' | 'session_ttl' | 'session_expires' | 'session_user' | 'session_label'): string | undefined
   get (field: string): SessionValue | undefined {
     if (this.#state === LAZY) throw notLoadedLazy('get')
     const stored = this.#stored(field)
@@ -421,7 +427,10 @@ export class Session {
     for (const [field, value] of latest) {
       if (!RESERVED_FIELDS.has(field) && (keep === undefined || keep.includes(field))) fields.set(field, value)
     }
-    // The user it is filed under moves with it (the old ID's entry is pruned when next met).
+    // Its absolute end stays (rotation cannot extend it), and the user it is filed under moves with it
+    // (the old ID's entry is pruned when next met).
+    const expires = latest.get(SESSION_EXPIRES)
+    if (expires !== undefined) fields.set(SESSION_EXPIRES, expires)
     const user = latest.get(SESSION_USER)
     if (user !== undefined) {
       fields.set(SESSION_USER, user)

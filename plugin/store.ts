@@ -20,8 +20,10 @@ import { Warnings } from './warnings'
 export const CREATED_AT = 'created_at'
 export const LAST_ACCESSED_AT = 'last_accessed_at'
 export const SESSION_TTL = 'session_ttl'
+/** With absoluteTtl: when the session ends however active it is, in Unix seconds. */
+export const SESSION_EXPIRES = 'session_expires'
 /** Fields the store owns: the application can read them but never write or delete them. */
-export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL, SESSION_USER, SESSION_LABEL])
+export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL, SESSION_EXPIRES, SESSION_USER, SESSION_LABEL])
 /** Seconds a rotation marker stays at an ID that a login or regenerate() retired (see scripts.ts). */
 export const ROTATION_MARKER_TTL = 60
 /** What load() answers for an ID that a login or regenerate() retired moments ago. */
@@ -424,6 +426,9 @@ export class RedisSessionStore {
     hash.set(CREATED_AT, createdAt ?? now)
     hash.set(LAST_ACCESSED_AT, now)
     hash.set(SESSION_TTL, String(ttl))
+    // A new session (not a regenerate(), which brings its own) gets its absolute end.
+    const absolute = this.#options.absoluteTtl
+    if (absolute > 0 && createdAt === undefined) hash.set(SESSION_EXPIRES, String(Math.floor(Date.now() / 1000) + absolute))
     // 256 random bits never collide in practice; the script still refuses to overwrite a key.
     if (await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'new', ttl, ...flatten(hash))) !== 1) {
       throw new RedisReplyError('a key with the new session ID already exists')

@@ -97,6 +97,12 @@ export interface RedisSessionStoreOptions {
    */
   touchAfter?: number
   /**
+   * Seconds after its creation at which a session ends however active it is (OWASP's absolute
+   * timeout): its key never expires later, a load after it finds no session, and `regenerate()` keeps
+   * the deadline. Applies to sessions created while it is set. Default `0`: none.
+   */
+  absoluteTtl?: number
+  /**
    * Milliseconds a request may wait for Redis in total (its load, its handler's calls and its write
    * together; for the store's own methods, each call) before it fails with FST_REDIS_SESSION_UNAVAILABLE.
    * Default `2000`; `0` waits as long as ioredis does.

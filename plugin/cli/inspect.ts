@@ -1,7 +1,7 @@
 // One session as the CLI shows it, read through the store (never sliding it): its reserved fields
 // as times, its own TTL and what is left of it, its size, and its application fields decoded.
 import { decodeValue, type JsonValue } from '../codec'
-import { CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, SESSION_TTL, type RedisSessionStore, isValidId, parseTtl } from '../store'
+import { CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, SESSION_EXPIRES, SESSION_TTL, type RedisSessionStore, isValidId, parseTtl } from '../store'
 import { SESSION_LABEL, SESSION_USER } from '../user-index'
 
 export interface Inspected {
@@ -20,6 +20,8 @@ export interface Inspected {
   expiresIn: number
   /** When the key expires if nothing touches it again; null without an expiry. */
   expiresAt: string | null
+  /** With absoluteTtl: when the session ends however active it is. */
+  endsAt: string | null
   /** Bytes of field names and values (reserved fields included): what the session holds, not what Redis spends on it. */
   bytes: number
   /** The application's fields, decoded as the plugin reads them. */
@@ -47,6 +49,7 @@ export async function inspect (store: RedisSessionStore, id: string, now = Date.
     ttl: parseTtl(stored[SESSION_TTL]) ?? store.ttl,
     expiresIn,
     expiresAt: expiresIn < 0 ? null : new Date(now + expiresIn * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    endsAt: stored[SESSION_EXPIRES] === undefined ? null : new Date(Number(stored[SESSION_EXPIRES]) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     bytes: size,
     fields
   }

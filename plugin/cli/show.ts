@@ -25,6 +25,7 @@ export async function show (store: RedisSessionStore, output: Output, idOrHandle
     ['last seen', when(session.lastAccessedAt, now)],
     ['idle TTL', `${duration(session.ttl)} (${session.ttl} s)`],
     ['expires', expiry],
+    ['ends', session.endsAt === null ? 'no absolute end (absoluteTtl was not set when it was created)' : `at ${session.endsAt} however active (absoluteTtl)`],
     ['size', `${bytes(session.bytes)} of fields; ${memory === null ? '?' : bytes(memory)} in Redis (MEMORY USAGE)`]
   ]))
   const fields = Object.entries(session.fields)
