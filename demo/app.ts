@@ -195,8 +195,13 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       }))
     }
     const id = session.id
+    const user = session.user
     // The raw hash for the table: HGETALL without touching the TTL or last_accessed_at again.
-    const [hash, expiresIn] = await Promise.all([store.getSession(id, { refreshTtl: false }), store.remainingTtl(id)])
+    const [hash, expiresIn, sessions] = await Promise.all([
+      store.getSession(id, { refreshTtl: false }),
+      store.remainingTtl(id),
+      user === undefined ? [] : store.listUserSessions(user)
+    ])
     if (hash === null || expiresIn < 0) {
       await session.destroy()
       return sendHtml(reply, loginPage({ ttlChoices: TTL_CHOICES, notice: 'Your session expired just now. Start a new one.' }))
@@ -212,6 +217,9 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       prefix: store.prefix,
       hash,
       reservedFields: RESERVED_FIELDS,
+      sessions,
+      currentHandle: session.handle as string,
+      expiresAt: session.expiresAt,
       csrfToken: String(session.get(CSRF_FIELD) ?? ''),
       ttlChoices: TTL_CHOICES,
       redisCli
@@ -242,7 +250,10 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       }))
     }
     // create() issues a fresh ID and deletes any session this browser had: no fixation.
-    await request.session.create({ username: username as string, page_views: 0, [CSRF_FIELD]: randomBytes(32).toString('base64url') }, { ttl })
+    // Filed under the username, so "Your sessions" lists every browser logged in as it.
+    await request.session.create({ username: username as string, page_views: 0, [CSRF_FIELD]: randomBytes(32).toString('base64url') }, {
+      ttl, user: username as string, label: deviceLabel(request.headers['user-agent'])
+    })
     return reply.redirect('/', 303)
   })
 
@@ -268,6 +279,24 @@ export function buildApp (options: DemoOptions): FastifyInstance {
       }))
     }
     await ifStillThere(request.session.setTtl(ttl))
+    return reply.redirect('/', 303)
+  })
+
+  // "Your sessions": end one of this user's other sessions by its handle, or all of them but this one.
+  app.post('/sessions/end', async function endSession (request, reply) {
+    const user = request.session.user
+    if (user === undefined) return reply.redirect('/', 303)
+    if (!validCsrf(request)) return forbidden(reply)
+    const handle = formFields(request).handle
+    if (typeof handle === 'string' && handle !== request.session.handle) await app.sessionStore.destroyUserSession(user, handle)
+    return reply.redirect('/', 303)
+  })
+
+  app.post('/sessions/end-others', async function endOthers (request, reply) {
+    const user = request.session.user
+    if (user === undefined) return reply.redirect('/', 303)
+    if (!validCsrf(request)) return forbidden(reply)
+    await app.sessionStore.destroyUserSessions(user, { except: request.session.handle })
     return reply.redirect('/', 303)
   })
 
@@ -304,6 +333,13 @@ export function buildApp (options: DemoOptions): FastifyInstance {
 }
 
 // -------------------------------------------------------------------------------------------------
+
+/** What "Your sessions" calls a browser: its user agent, cut to a readable length. */
+function deviceLabel (userAgent: string | undefined): string {
+  const label = (userAgent ?? '').replace(/\p{Cc}/gu, ' ').trim()
+  if (label === '') return 'Unknown browser'
+  return label.length <= 120 ? label : label.slice(0, 119) + '…'
+}
 
 function isApi (request: FastifyRequest): boolean {
   return request.url === '/api' || request.url.startsWith('/api/') || request.url.startsWith('/healthz')

@@ -1,6 +1,7 @@
 // The session page: who you are, the counter, the TTL counting down, the raw Redis hash and the
 // redis-cli commands to look at it yourself, the forms that change it, and (hidden until the
 // countdown reaches zero and the server confirms) the "session expired" panel with a login form.
+import type { UserSession } from '../../plugin'
 import { html, type SafeHtml } from './html'
 import { layout } from './layout'
 import { loginForm, type TtlChoice } from './login'
@@ -22,6 +23,11 @@ export interface SessionView {
   /** Field names the plugin owns. */
   reservedFields: ReadonlySet<string>
   csrfToken: string
+  /** This user's sessions (listUserSessions), and which one is this browser's. */
+  sessions: readonly UserSession[]
+  currentHandle: string
+  /** With absoluteTtl: when the session ends however active it is. */
+  expiresAt?: Date
   ttlChoices: readonly TtlChoice[]
   /** How to run redis-cli against the demo's Redis, e.g. `redis-cli -p 6380`. */
   redisCli: string
@@ -105,7 +111,25 @@ export function sessionPage (view: SessionView): string {
   <dl class="times">
     <div><dt>Created</dt><dd>${time(view.createdAt, 'created-at')}</dd></div>
     <div><dt>Last accessed</dt><dd>${time(view.lastAccessedAt, 'last-accessed-at')}</dd></div>
+    <div><dt>Ends for good</dt><dd>${view.expiresAt === undefined ? html`<span id="ends-at">never (no absolute timeout)</span>` : time(view.expiresAt, 'ends-at')}</dd></div>
   </dl>
+</section>
+
+<section class="card" id="your-sessions">
+  <h2>Your sessions</h2>
+  <p class="muted">Every browser logged in as <strong>${view.username}</strong>, from the plugin's per-user index (<code>sessionStore.listUserSessions()</code>). Log in from another browser to see it here.</p>
+  <ul class="sessions" id="session-list">
+    ${view.sessions.map((s) => html`<li class="session-item${s.handle === view.currentHandle ? ' current' : ''}" data-handle="${s.handle}">
+      <div class="session-label">${s.label ?? 'Unknown browser'}${s.handle === view.currentHandle ? html` <span class="tag">this browser</span>` : ''}</div>
+      <div class="session-times">Created ${time(s.createdAt, `created-${s.handle}`)} · last seen ${time(s.lastAccessedAt, `seen-${s.handle}`)}</div>
+      ${s.handle === view.currentHandle
+        ? ''
+        : html`<form method="post" action="/sessions/end">${csrf(view.csrfToken)}<input type="hidden" name="handle" value="${s.handle}"><button class="button ghost small" type="submit">Log out</button></form>`}
+    </li>`)}
+  </ul>
+  ${view.sessions.length > 1
+    ? html`<form method="post" action="/sessions/end-others">${csrf(view.csrfToken)}<button class="button" type="submit" id="end-others">Log out everywhere else</button></form>`
+    : ''}
 </section>
 
 <section class="card">

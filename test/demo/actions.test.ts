@@ -3,7 +3,7 @@
 import t from 'tap'
 import { buildApp } from '../../demo/app'
 import { newClient, uniquePrefix } from '../helpers/build'
-import { Browser, buildDemo, textOf } from './helpers'
+import { Browser, buildDemo, textOf, sessionKeys } from './helpers'
 
 t.test('POST /increment counts one page view, atomically in the hash', async (t) => {
   const { app, redis, key } = await buildDemo(t)
@@ -74,7 +74,7 @@ t.test('POST /logout deletes the hash, clears the cookie and the login page says
   t.equal(textOf(after.body, 'notice'), 'You are logged out.')
   t.notMatch(after.body, /expired/, 'a logout is not an expiry')
   t.equal(after.headers['set-cookie'], undefined)
-  t.same(await redis.keys(prefix + '*'), [], 'the notice creates no session')
+  t.same(await sessionKeys(redis, prefix), [], 'the notice creates no session')
   t.notMatch((await browser.get('/')).body, /id="notice"/, 'plain / has no notice')
 })
 
@@ -101,7 +101,7 @@ t.test('without a live session the forms change nothing and create no session', 
     t.equal(res.statusCode, 303, `${url} without a cookie`)
     t.equal(res.headers.location, location)
   }
-  t.same(await redis.keys(prefix + '*'), [], 'nothing created')
+  t.same(await sessionKeys(redis, prefix), [], 'nothing created')
 
   // An expired session: the cookie is still there, the hash is not.
   const browser = new Browser(app)
@@ -114,7 +114,7 @@ t.test('without a live session the forms change nothing and create no session', 
   t.equal((await browser.form('/ttl', { _csrf: token, ttl: '60' })).statusCode, 303)
   t.equal(await redis.exists(key(id)), 0, 'TTL change did not bring it back')
   t.match((await browser.get('/')).body, /id="notice"[^>]*>Your session expired/, '/ explains')
-  t.same(await redis.keys(prefix + '*'), [])
+  t.same(await sessionKeys(redis, prefix), [])
 })
 
 t.test('a session that expires while the request runs is not brought back', async (t) => {
@@ -143,5 +143,5 @@ t.test('a session that expires while the request runs is not brought back', asyn
     t.match(home.body, /expired/)
     t.equal(browser.sid, undefined, 'the home page cleared the stale cookie')
   }
-  t.same(await redis.keys(prefix + '*'), [])
+  t.same(await sessionKeys(redis, prefix), [])
 })

@@ -229,4 +229,56 @@ if (!existsSync(CHROMIUM)) {
     t.same(await horizontalOverflow(page), [], 'a 64-character username without spaces fits too')
     t.same(problems, [], 'no script errors and no CSP violations')
   })
+
+  t.test('two browsers as two devices: one sees the other in "Your sessions" and logs it out', { timeout: 60_000 }, async (t) => {
+    const { app, redis, key } = await buildDemo(t)
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const base = `http://127.0.0.1:${port}`
+    const browser = await launch(t)
+    const laptop = await browser.newContext({ viewport: { width: 1200, height: 900 }, userAgent: 'Laptop browser' })
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, userAgent: 'Phone browser' })
+    const problems: string[] = []
+    const open = async (context: typeof laptop): Promise<Page> => {
+      const page = await context.newPage()
+      page.on('pageerror', (err) => { problems.push(err.message) })
+      await page.goto(base + '/')
+      await page.fill('#login-username', 'grace')
+      await page.locator('input[name="ttl"][value="1800"]').check()
+      await page.locator('button[type="submit"]', { hasText: 'Start session' }).click()
+      await page.locator('#username').waitFor({ timeout: 10_000 })
+      return page
+    }
+    const onLaptop = await open(laptop)
+    const onPhone = await open(phone)
+    const phoneSid = (await phone.cookies(base)).find((c) => c.name === 'sid')?.value as string
+    const labels = async (page: Page): Promise<string[]> => await page.locator('#session-list .session-label').evaluateAll((els) => els.map((el) => el.textContent?.trim() ?? ''))
+
+    await onLaptop.reload()
+    t.same((await labels(onLaptop)).sort(), ['Laptop browser this browser', 'Phone browser'], 'the laptop lists both, itself marked')
+    t.same((await labels(onPhone)).sort(), ['Laptop browser', 'Phone browser this browser'], 'so does the phone')
+    t.same(await horizontalOverflow(onPhone), [], 'the list fits the phone')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await onPhone.screenshot({ path: join(ARTIFACTS, 'demo-your-sessions-phone.png'), fullPage: true })
+
+    // The laptop logs the phone out with the phone's own "Log out" button in its list.
+    await onLaptop.locator('#session-list li', { hasText: 'Phone browser' }).locator('button', { hasText: 'Log out' }).click()
+    await onLaptop.locator('#username').waitFor({ timeout: 10_000 })
+    t.same(await labels(onLaptop), ['Laptop browser this browser'], 'only the laptop is left')
+    t.equal(await redis.exists(key(phoneSid)), 0, 'the phone\'s session is gone from Redis')
+    await onPhone.reload()
+    await onPhone.locator('#login-username').waitFor({ timeout: 10_000 })
+    t.match(await onPhone.locator('body').textContent(), /Your session expired/, 'the phone is back at the login form')
+
+    // Log in on the phone again, then "Log out everywhere else" from it.
+    await onPhone.fill('#login-username', 'grace')
+    await onPhone.locator('input[name="ttl"][value="1800"]').check()
+    await onPhone.locator('button[type="submit"]', { hasText: 'Start session' }).click()
+    await onPhone.locator('#end-others').click()
+    await onPhone.locator('#username').waitFor({ timeout: 10_000 })
+    t.same(await labels(onPhone), ['Phone browser this browser'])
+    await onLaptop.reload()
+    await onLaptop.locator('#login-username').waitFor({ timeout: 10_000 })
+    t.same(problems, [], 'no script errors')
+  })
 }

@@ -83,3 +83,8 @@ export function hashTable (page: string): Record<string, string> {
 export function decode (s: string): string {
   return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
 }
+
+/** The session keys under a prefix: every key but the per-user indexes (`{prefix}user:…`), which outlive a deleted session until their own TTL. */
+export async function sessionKeys (redis: Redis, prefix: string): Promise<string[]> {
+  return (await redis.keys(prefix + '*')).filter((k) => !k.startsWith(prefix + 'user:'))
+}

@@ -1,7 +1,7 @@
 // GET /: the login form without a session, the session page with one; neither creates a session
 // nor counts a page view. Plus the static files, the security headers and the 404 page.
 import t from 'tap'
-import { Browser, buildDemo, csrfToken, hashTable, textOf } from './helpers'
+import { Browser, buildDemo, csrfToken, hashTable, textOf, sessionKeys } from './helpers'
 
 t.test('GET / without a session shows the login form and creates nothing', async (t) => {
   const { app, redis, prefix } = await buildDemo(t)
@@ -14,7 +14,7 @@ t.test('GET / without a session shows the login form and creates nothing', async
   t.match(res.body, /name="username"[^>]*maxlength="64"/)
   for (const ttl of ['15', '60', '300', '1800']) t.match(res.body, new RegExp(`name="ttl" value="${ttl}"`), `TTL choice ${ttl}`)
   t.notMatch(res.body, /name="_csrf"/, 'no CSRF token without a session')
-  t.same(await redis.keys(prefix + '*'), [], 'no key in Redis')
+  t.same(await sessionKeys(redis, prefix), [], 'no key in Redis')
 })
 
 t.test('GET / with a session shows the user, the counter, the TTL, the raw hash and the redis-cli commands', async (t) => {
@@ -35,7 +35,8 @@ t.test('GET / with a session shows the user, the counter, the TTL, the raw hash 
   // The table is HGETALL of the key, exactly.
   const hash = await redis.hgetall(key(id))
   t.same(hashTable(page), hash)
-  t.same(Object.keys(hash).sort(), ['created_at', 'csrf_token', 'last_accessed_at', 'page_views', 'session_ttl', 'username'])
+  t.same(Object.keys(hash).sort(), ['created_at', 'csrf_token', 'last_accessed_at', 'page_views', 'session_label', 'session_ttl', 'session_user', 'username'], 'filed under the username (the user agent as its label)')
+  t.equal(hash.session_user, 'ann')
   t.equal(csrfToken(page), hash.csrf_token, 'forms carry the session token')
   t.equal((page.match(/name="_csrf"/g) ?? []).length, 3, 'increment, TTL and logout forms each carry it')
 
