@@ -25,9 +25,12 @@ export class SessionCookie {
   readonly #secureSuffix: string
   readonly #plainClear: string
   readonly #secureClear: string
+  /** The cookie value for an ID: the ID itself, or the ID and its signature. */
+  readonly #value: (id: string) => string
 
-  constructor (name: string, options: ResolvedCookieOptions) {
+  constructor (name: string, options: ResolvedCookieOptions, value: (id: string) => string = (id) => id) {
     this.name = name
+    this.#value = value
     this.#auto = options.secure === 'auto'
     const attributes = {
       path: options.path,
@@ -58,7 +61,7 @@ export class SessionCookie {
 
   /** The Set-Cookie value that gives the browser this ID. */
   header (request: FastifyRequest, id: string): string {
-    return this.#prefix + id + (this.#secure(request) ? this.#secureSuffix : this.#plainSuffix)
+    return this.#prefix + this.#value(id) + (this.#secure(request) ? this.#secureSuffix : this.#plainSuffix)
   }
 
   /** The Set-Cookie value that makes the browser forget the cookie. */

@@ -37,13 +37,17 @@ export interface ResolvedPluginOptions {
   readonly store: Omit<ResolvedStoreOptions, 'redis' | 'log'>
   readonly cookieName: string
   readonly cookie: ResolvedCookieOptions
+  /** Signed cookies: the secrets, the first signs; undefined: the cookie is the bare ID. */
+  readonly secrets: readonly string[] | undefined
   /** A load that finds Redis unavailable: a 503 ('fail') or a request without a session ('anonymous'). */
   readonly onUnavailable: 'fail' | 'anonymous'
 }
 
 const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
-const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'onUnavailable']
+const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'onUnavailable']
+/** HMAC-SHA256 keys shorter than this are guessable in practice (@fastify/session asks for 32 as well). */
+const MIN_SECRET_LENGTH = 32
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority']
 // RFC 6265 token characters: what a cookie name may contain.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -195,6 +199,21 @@ export function resolvePluginOptions (options: RedisSessionOptions): ResolvedPlu
     store: Object.freeze(storeSettings(options)),
     cookieName,
     cookie: resolveCookie(options.cookie),
+    secrets: resolveSecrets(options.secret),
     onUnavailable
   })
+}
+
+function resolveSecrets (secret: unknown): readonly string[] | undefined {
+  if (secret === undefined) return undefined
+  const secrets = typeof secret === 'string' ? [secret] : secret
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    throw new InvalidOptionError('secret', `expected a string of at least ${MIN_SECRET_LENGTH} characters, or a non-empty array of them (the first signs, all verify), got ${describeValue(secret)}`)
+  }
+  for (const [i, s] of secrets.entries()) {
+    if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {
+      throw new InvalidOptionError(typeof secret === 'string' ? 'secret' : `secret[${i}]`, `expected a random string of at least ${MIN_SECRET_LENGTH} characters (such as crypto.randomBytes(32).toString('base64url')), got ${typeof s === 'string' ? `a string of ${s.length}` : describeValue(s)}`)
+    }
+  }
+  return Object.freeze([...secrets] as string[])
 }

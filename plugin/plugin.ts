@@ -7,7 +7,8 @@ import { SessionCookie } from './cookie'
 import { ConnectError, InvalidOptionError } from './errors'
 import { describeValue, resolvePluginOptions } from './options'
 import { Readiness } from './readiness'
-import { Session, kDefer, kDisable, kFlush, kHasPending, kLoad, kOpen, type SessionContext } from './session'
+import { Session, kDefer, kDisable, kFlush, kHasPending, kLoad, kOpen, kRenew, type SessionContext } from './session'
+import { CookieSigner } from './signing'
 import { RedisSessionStore, isValidId } from './store'
 import type { RedisClient, RedisSessionOptions } from './types'
 import { Warnings } from './warnings'
@@ -25,10 +26,11 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     await whenReady(fastify, redis, opts.store.timeout)
   }
   const store = new RedisSessionStore({ redis, log: fastify.log, ...opts.store })
+  const signer = opts.secrets === undefined ? undefined : new CookieSigner(opts.secrets)
 
   const context: SessionContext = {
     store,
-    cookie: new SessionCookie(opts.cookieName, opts.cookie),
+    cookie: new SessionCookie(opts.cookieName, opts.cookie, signer === undefined ? undefined : (id) => signer.sign(id)),
     rolling: opts.cookie.maxAge !== undefined,
     degraded: opts.onUnavailable === 'anonymous' ? warnDegraded(new Warnings(fastify.log)) : undefined
   }
@@ -52,6 +54,19 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     }
   })
 
+  // The cookie's session ID, chosen once: the cookie itself, or (signed cookies) what its signature
+  // verifies to: '' when it does not (no session, no Redis command), and an old secret's cookie is
+  // marked to be signed again.
+  const readId: (request: FastifyRequest, session: Session) => string | undefined = signer === undefined
+    ? (request) => context.cookie.read(request)
+    : (request, session) => {
+        const value = context.cookie.read(request)
+        if (value === undefined) return undefined
+        const verified = signer.verify(value)
+        if (verified.renew) session[kRenew]()
+        return verified.id
+      }
+
   // Callback style, returning the load's promise only when there is one: a request without a cookie
   // costs no promise at all.
   const loadSession: onRequestHookHandler = function loadSession (request, reply, done) {
@@ -62,7 +77,7 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
       done()
       return
     }
-    const id = context.cookie.read(request)
+    const id = readId(request, session)
     // A cookie of the wrong shape never reaches Redis; an unknown ID is never adopted (no fixation).
     if (id === undefined || !isValidId(id)) {
       session[kOpen](reply, id !== undefined)

@@ -45,6 +45,7 @@ export const kOpen = Symbol('fastify-redis-hash-session.open')
 export const kLoad = Symbol('fastify-redis-hash-session.load')
 export const kDisable = Symbol('fastify-redis-hash-session.disable')
 export const kDefer = Symbol('fastify-redis-hash-session.defer')
+export const kRenew = Symbol('fastify-redis-hash-session.renew')
 
 // Where a session stands.
 /** Before the plugin's onRequest: hooks that run earlier see a session that is not loaded yet. */
@@ -92,6 +93,8 @@ export class Session {
   #tail: Promise<void> | undefined
   #cookieAction: CookieAction = 'none'
   #slideTime = ''
+  /** The cookie was signed with an older secret: once the session proves live, send it signed again. */
+  #renew = false
 
   constructor (ctx: SessionContext, request: FastifyRequest) {
     this.#ctx = ctx
@@ -297,6 +300,13 @@ export class Session {
     this.#hadCookie = true
     this.#id = id
     this.#state = LAZY
+    // Signed with an older secret: onSend re-signs it if the session is still live.
+    if (this.#renew) this.#cookieAction = 'roll'
+  }
+
+  /** onRequest, signed cookies: the cookie verified with a secret other than the first. */
+  [kRenew] (): void {
+    this.#renew = true
   }
 
   /** Whether onSend has anything to write, an operation to wait for, or a cookie roll to confirm. */
@@ -659,6 +669,8 @@ export class Session {
     this.#id = id
     // Writes made before a lazy load are in it already; pending ones still apply on top.
     this.#fields = loaded
+    // Signed with an older secret: sent again, signed with the first, once onSend has checked it is live.
+    if (this.#renew && this.#cookieAction === 'none') this.#cookieAction = 'roll'
     // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too, and
     // a session filed under a user is filed again, so the user's index lives as long as it does.
     if (loaded.get(LAST_ACCESSED_AT) === this.#slideTime) {

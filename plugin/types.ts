@@ -124,6 +124,13 @@ export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'red
   /** Cookie attributes. */
   cookie?: SessionCookieOptions
   /**
+   * Sign the cookie (HMAC-SHA256, by @fastify/cookie's signer): a secret of at least 32 characters, or
+   * several; the first signs, every one verifies, so secrets rotate without logging anyone out. An
+   * unsigned or wrongly signed cookie is no session and costs no Redis command. Default: unsigned (the
+   * cookie is the bare 256-bit ID).
+   */
+  secret?: string | string[]
+  /**
    * What a request gets when its session cannot be loaded because Redis is unavailable (down, too
    * slow for `timeout`, or in a passing state such as LOADING). `'fail'` (the default): 503
    * `FST_REDIS_SESSION_UNAVAILABLE`. `'anonymous'`: the request goes on as one without a session
