@@ -37,6 +37,8 @@ export interface ResolvedPluginOptions {
   readonly store: Omit<ResolvedStoreOptions, 'redis' | 'log'>
   readonly cookieName: string
   readonly cookie: ResolvedCookieOptions
+  /** destroy() also sends `Clear-Site-Data: "cookies"`. */
+  readonly clearSiteData: boolean
   /** Signed cookies: the secrets, the first signs; undefined: the cookie is the bare ID. */
   readonly secrets: readonly string[] | undefined
   /** A load that finds Redis unavailable: a 503 ('fail') or a request without a session ('anonymous'). */
@@ -45,7 +47,7 @@ export interface ResolvedPluginOptions {
 
 const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
-const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'onUnavailable']
+const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'clearSiteData', 'onUnavailable']
 /** HMAC-SHA256 keys shorter than this are guessable in practice (@fastify/session asks for 32 as well). */
 const MIN_SECRET_LENGTH = 32
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority']
@@ -194,14 +196,34 @@ export function resolvePluginOptions (options: RedisSessionOptions): ResolvedPlu
   if (onUnavailable !== 'fail' && onUnavailable !== 'anonymous') {
     throw new InvalidOptionError('onUnavailable', `expected "fail" or "anonymous", got ${describeValue(onUnavailable)}`)
   }
+  const cookie = resolveCookie(options.cookie)
+  checkCookiePrefix(cookieName, cookie)
   return Object.freeze({
     redis,
     store: Object.freeze(storeSettings(options)),
     cookieName,
-    cookie: resolveCookie(options.cookie),
+    cookie,
     secrets: resolveSecrets(options.secret),
+    clearSiteData: boolean('clearSiteData', options.clearSiteData, false),
     onUnavailable
   })
+}
+
+/**
+ * Cookie name prefixes (RFC 6265bis; browsers match them case-insensitively): a `__Secure-` cookie is
+ * dropped unless Secure, a `__Host-` one unless Secure, with `Path=/` and no Domain. Checked here, so a
+ * cookie browsers would silently refuse fails at boot instead.
+ */
+function checkCookiePrefix (name: string, cookie: ResolvedCookieOptions): void {
+  const lower = name.toLowerCase()
+  const host = lower.startsWith('__host-')
+  if (!host && !lower.startsWith('__secure-')) return
+  const prefix = host ? '__Host-' : '__Secure-'
+  if (cookie.secure !== true) {
+    throw new InvalidOptionError('cookie.secure', `a ${prefix} cookie must be Secure: set cookie.secure to true (not "auto": browsers drop such a cookie set over http), and serve over https`)
+  }
+  if (host && cookie.path !== '/') throw new InvalidOptionError('cookie.path', `a __Host- cookie must have Path=/: remove cookie.path or set it to "/", got ${describeValue(cookie.path)}`)
+  if (host && cookie.domain !== undefined) throw new InvalidOptionError('cookie.domain', 'a __Host- cookie must not have a Domain: remove cookie.domain (or use a __Secure- name to share the cookie with subdomains)')
 }
 
 function resolveSecrets (secret: unknown): readonly string[] | undefined {

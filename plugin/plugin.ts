@@ -1,7 +1,7 @@
 // The Fastify wiring: decorators and hooks. A request reads top to bottom: onRequest reads the cookie
 // and loads the session (one round trip that also slides the TTL), the handler uses request.session,
 // onSend writes what changed and sets or clears the cookie.
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
 import { Redis } from 'ioredis'
 import { SessionCookie } from './cookie'
 import { ConnectError, InvalidOptionError } from './errors'
@@ -94,6 +94,16 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
   }
   fastify.addHook('onRequest', loadSession)
 
+  // A response that sets or clears the session cookie is never stored by a shared cache (unless the
+  // route chose private or no-store itself); with clearSiteData, a logout also clears the site's cookies.
+  const clearHeaders = opts.clearSiteData
+  const sendCookie = (request: FastifyRequest, reply: FastifyReply, header: string): void => {
+    reply.header('set-cookie', header)
+    const cache = reply.getHeader('cache-control')
+    if (typeof cache !== 'string' || !/\b(?:private|no-store)\b/i.test(cache)) reply.header('cache-control', 'no-store')
+    if (clearHeaders && header === context.cookie.clearHeader(request)) reply.header('clear-site-data', '"cookies"')
+  }
+
   // Returns a promise when there is something to write: Fastify then continues from its own
   // try/catch, so a reply that fails to serialize afterwards (a bad header, say) is its 500, never
   // an exception thrown from inside our promise (an unhandled rejection that would end the process).
@@ -105,13 +115,13 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     }
     if (!session[kHasPending]) {
       const header = session.setCookieHeader()
-      if (header !== undefined) reply.header('set-cookie', header)
+      if (header !== undefined) sendCookie(request, reply, header)
       done(null, payload)
       return
     }
     return session[kFlush]().then(() => {
       const header = session.setCookieHeader()
-      if (header !== undefined) reply.header('set-cookie', header)
+      if (header !== undefined) sendCookie(request, reply, header)
       return payload
     })
   }

@@ -131,6 +131,11 @@ export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'red
    */
   secret?: string | string[]
   /**
+   * When `destroy()` clears the cookie, also send `Clear-Site-Data: "cookies"`, so the browser drops
+   * every cookie of the site (not only ours). Default `false`.
+   */
+  clearSiteData?: boolean
+  /**
    * What a request gets when its session cannot be loaded because Redis is unavailable (down, too
    * slow for `timeout`, or in a passing state such as LOADING). `'fail'` (the default): 503
    * `FST_REDIS_SESSION_UNAVAILABLE`. `'anonymous'`: the request goes on as one without a session
