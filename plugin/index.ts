@@ -13,6 +13,7 @@ export { RedisSessionStore, RESERVED_FIELDS, generateId, isValidId } from './sto
 export { Session } from './session'
 export { decodeValue, encodeValue } from './codec'
 export type { JsonValue } from './codec'
+export type { RegeneratedEvent, SessionEvent, SessionEvents } from './events'
 // Listed by name (not `export *`) so Node's ESM loader can see each of them in the CommonJS build.
 export {
   ConnectError, FieldTooLargeError, InvalidFieldError, InvalidOptionError, InvalidTtlError, InvalidValueError,

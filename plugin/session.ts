@@ -386,11 +386,15 @@ export class Session {
     // The old and the new key are independent: send both at once (one round trip, Cluster-safe).
     // The old ID keeps a rotation marker for a while, so requests still carrying it cannot replace
     // the new cookie with a lazily created session.
-    const [written] = await Promise.all([
+    const oldUser = oldId === undefined ? undefined : this.#fields.get(SESSION_USER)
+    const [written, retired] = await Promise.all([
       store.write(id, fields, ttl, deadline),
-      oldId === undefined ? undefined : store.retire(oldId, deadline)
+      oldId === undefined ? false : store.retire(oldId, deadline)
     ])
     this.#adopt(id, written)
+    // A login over a live session ends it.
+    if (retired) store.event('destroyed', oldId as string, oldUser)
+    store.event('created', id, user)
     return id
   }
 
@@ -425,6 +429,7 @@ export class Session {
         this.#putBack(pending)
         throw err
       }
+      store.event('created', id, undefined)
       return id
     }
     const deadline = this.#budget()
@@ -468,6 +473,7 @@ export class Session {
       throw err
     }
     this.#adopt(id, written)
+    store.event('regenerated', id, user, oldId)
     return id
   }
 
@@ -490,6 +496,7 @@ export class Session {
       target === undefined ? 0 : store.destroy(target, deadline),
       user === undefined ? undefined : store.unfile(user, [id as string], deadline)
     ])
+    if (outcome === 1) store.event('destroyed', target as string, user)
     // Clear the browser's cookie, a stale one too; but not one that names a marker (or an ID this
     // request saw retired or ended): the browser may hold the new cookie of a login that raced it.
     this.#cookieAction = this.#hadCookie && outcome !== 2 && (outcome === 1 || !retired) ? 'clear' : 'none'
@@ -542,6 +549,7 @@ export class Session {
       for (const [field, value] of changes) if (value !== null) fields.set(field, value)
       const newId = generateId()
       this.#adopt(newId, await store.write(newId, fields, store.ttl, this.#budget()))
+      store.event('created', newId, undefined)
       return
     }
     const lazy = this.#state === LAZY

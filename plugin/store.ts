@@ -2,8 +2,10 @@
 // application's fields plus three reserved ones, an expiry that slides by the session's own TTL, and
 // every multi-step change done atomically by a script in scripts.ts.
 import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import { encodeValue } from './codec'
 import { Deadline } from './deadline'
+import { CHANNELS, type SessionEventName, type SessionEvents } from './events'
 import {
   FieldTooLargeError, InvalidFieldError, InvalidTtlError, InvalidValueError, NOTHING_WRITTEN, NotAnIntegerError,
   NOT_SENT, OUTCOME_UNKNOWN, RETRY, RedisReplyError, RedisUnavailableError, ReservedFieldError, UnsafeIntegerError
@@ -100,7 +102,7 @@ function describe (value: unknown): string {
   return typeof value
 }
 
-export class RedisSessionStore {
+export class RedisSessionStore extends EventEmitter<SessionEvents> {
   readonly #redis: ScriptedRedis
   readonly #users: UserIndexRedis
   readonly #options: ResolvedStoreOptions
@@ -108,6 +110,7 @@ export class RedisSessionStore {
   readonly #readiness: Readiness
 
   constructor (options: RedisSessionStoreOptions) {
+    super()
     this.#options = resolveStoreOptions(options)
     this.#redis = defineScripts(this.#options.redis)
     this.#users = defineUserIndexScripts(this.#options.redis)
@@ -185,6 +188,7 @@ export class RedisSessionStore {
     const sessionTtl = ttl === undefined ? this.#options.ttl : checkTtl(ttl)
     const id = generateId()
     await this.write(id, fields, sessionTtl, this.#deadline())
+    this.event('created', id, undefined)
     return id
   }
 
@@ -226,7 +230,20 @@ export class RedisSessionStore {
   /** Delete a session; true when it existed. */
   async deleteSession (id: string): Promise<boolean> {
     if (!isValidId(id)) return false
-    return await this.delete(id, this.#deadline())
+    const deleted = await this.delete(id, this.#deadline())
+    if (deleted) this.event('destroyed', id, undefined)
+    return deleted
+  }
+
+  /** @internal Emit a lifecycle event (and publish it on its diagnostics channel) for the session at `member`. */
+  event (name: Exclude<SessionEventName, 'regenerated'>, member: string, user: string | undefined): void
+  event (name: 'regenerated', member: string, user: string | undefined, previous: string): void
+  event (name: SessionEventName, member: string, user: string | undefined, previous?: string): void {
+    const ch = CHANNELS[name]
+    if (this.listenerCount(name) === 0 && !ch.hasSubscribers) return
+    const event = previous === undefined ? { handle: handleOf(member), user } : { handle: handleOf(member), user, previous: handleOf(previous) }
+    if (ch.hasSubscribers) ch.publish(event)
+    ;(this.emit as (name: string, event: object) => boolean)(name, event)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -291,6 +308,7 @@ export class RedisSessionStore {
     if (member === undefined) return false
     const deleted = await this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))
     await this.unfile(user, [member], deadline)
+    if (deleted === 1) this.event('destroyed', member, user)
     return deleted === 1
   }
 
@@ -307,6 +325,7 @@ export class RedisSessionStore {
     // Each session is its own key (its own slot on a Cluster): one script each, sent together.
     const deleted = await Promise.all(members.map((member) => this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))))
     await this.unfile(user, members, deadline)
+    for (const [i, n] of deleted.entries()) if (n === 1) this.event('destroyed', members[i], user)
     return deleted.reduce((sum: number, n) => sum + n, 0)
   }
 
