@@ -111,6 +111,14 @@ export const RETRY = 'Retry shortly.'
 export const NOTHING_WRITTEN = 'Nothing was written; retry shortly.'
 export const OUTCOME_UNKNOWN = 'The write was sent but not confirmed, so it may or may not have been applied; read the session again before you retry it.'
 
+/** A write would take the session past maxFields or maxSessionBytes; nothing was written. */
+export const SessionTooLargeError = createError<'FST_REDIS_SESSION_TOO_LARGE', 413, [string, string, number, string]>(
+  'FST_REDIS_SESSION_TOO_LARGE',
+  'The session would hold %s %s, more than the %s the %s option allows; nothing was written. Store less in the session (keep large data in your database), or raise the option.',
+  413,
+  RangeError
+)
+
 /** Redis answered with an error we do not expect (a key of another type under the prefix, say). */
 export const RedisReplyError = createError<'FST_REDIS_SESSION_REDIS_ERROR', 500, [string]>(
   'FST_REDIS_SESSION_REDIS_ERROR',

@@ -17,7 +17,7 @@ export type { RegeneratedEvent, SessionEvent, SessionEvents } from './events'
 // Listed by name (not `export *`) so Node's ESM loader can see each of them in the CommonJS build.
 export {
   ConnectError, FieldTooLargeError, InvalidFieldError, InvalidOptionError, InvalidTtlError, InvalidValueError,
-  NoSessionError, NotAnIntegerError, RedisReplyError, RedisUnavailableError, ReplySentError, ReservedFieldError,
+  NoSessionError, NotAnIntegerError, RedisReplyError, RedisUnavailableError, ReplySentError, ReservedFieldError, SessionTooLargeError,
   SessionGoneError, SessionNotLoadedError, UnsafeIntegerError
 } from './errors'
 export type {

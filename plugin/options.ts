@@ -15,6 +15,10 @@ export interface ResolvedStoreOptions {
   readonly timeout: number
   readonly maxFieldNameBytes: number
   readonly maxFieldValueBytes: number
+  /** 0: no limit. */
+  readonly maxFields: number
+  /** 0: no limit. */
+  readonly maxSessionBytes: number
   /** Where warnings about a degraded Redis go (the plugin passes fastify.log). */
   readonly log: WarningLog | undefined
 }
@@ -45,7 +49,7 @@ export interface ResolvedPluginOptions {
   readonly onUnavailable: 'fail' | 'anonymous'
 }
 
-const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes']
+const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes', 'maxFields', 'maxSessionBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
 const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'clearSiteData', 'onUnavailable']
 /** HMAC-SHA256 keys shorter than this are guessable in practice (@fastify/session asks for 32 as well). */
@@ -111,7 +115,9 @@ function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis' | 'log'>
     absoluteTtl: integer('absoluteTtl', options.absoluteTtl, 0, 0, MAX_TTL),
     timeout: integer('timeout', options.timeout, 2000, 0, MAX_TTL),
     maxFieldNameBytes: integer('maxFieldNameBytes', options.maxFieldNameBytes, 200, 1, 1024 * 1024),
-    maxFieldValueBytes: integer('maxFieldValueBytes', options.maxFieldValueBytes, 64 * 1024, 1, 512 * 1024 * 1024)
+    maxFieldValueBytes: integer('maxFieldValueBytes', options.maxFieldValueBytes, 64 * 1024, 1, 512 * 1024 * 1024),
+    maxFields: integer('maxFields', options.maxFields, 0, 0, 1_000_000),
+    maxSessionBytes: integer('maxSessionBytes', options.maxSessionBytes, 0, 0, 512 * 1024 * 1024)
   }
 }
 

@@ -125,15 +125,33 @@ return 1
 /**
  * onSend and save(): write only the fields this request changed, and only while the session is live,
  * so a request that raced a logout, an expiry or a rotation never brings the session back.
- * ARGV[1] = now to slide (a lazy route) or '', ARGV[2] = the default TTL, ARGV[3] = n, then n
- * field/value pairs to set, then the fields to delete.
+ * ARGV[1] = now to slide (a lazy route) or '', ARGV[2] = the default TTL, ARGV[3] = maxFields and
+ * ARGV[4] = maxSessionBytes (0: no limit; over one: a SIZE_LIMIT error, nothing written), ARGV[5] = n,
+ * then n field/value pairs to set, then the fields to delete.
  * Returns 1 when written, 0 when the session was gone.
  */
 const PERSIST = CHUNKED + SLIDE + `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
-local n = tonumber(ARGV[3])
-if n > 0 then chunked('HSET', KEYS[1], 4, 2 * n + 3) end
-if #ARGV > 2 * n + 3 then chunked('HDEL', KEYS[1], 2 * n + 4, #ARGV) end
+local n = tonumber(ARGV[5])
+-- maxFields / maxSessionBytes (ARGV[3], ARGV[4]; 0: none): the session as it would be, checked before writing.
+local max_fields, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+if max_fields > 0 or max_bytes > 0 then
+  local reserved = { created_at = true, last_accessed_at = true, session_ttl = true, session_expires = true, session_user = true, session_label = true }
+  local size = {}
+  local h = redis.call('HGETALL', KEYS[1])
+  for i = 1, #h, 2 do size[h[i]] = #h[i] + #h[i + 1] end
+  for i = 6, 2 * n + 5, 2 do size[ARGV[i]] = #ARGV[i] + #ARGV[i + 1] end
+  for i = 2 * n + 6, #ARGV do size[ARGV[i]] = nil end
+  local fields, bytes = 0, 0
+  for f, b in pairs(size) do
+    bytes = bytes + b
+    if not reserved[f] then fields = fields + 1 end
+  end
+  if max_fields > 0 and fields > max_fields then return redis.error_reply('SIZE_LIMIT fields ' .. fields .. ' ' .. max_fields) end
+  if max_bytes > 0 and bytes > max_bytes then return redis.error_reply('SIZE_LIMIT bytes ' .. bytes .. ' ' .. max_bytes) end
+end
+if n > 0 then chunked('HSET', KEYS[1], 6, 2 * n + 5) end
+if #ARGV > 2 * n + 5 then chunked('HDEL', KEYS[1], 2 * n + 6, #ARGV) end
 slide(ARGV[1], ARGV[2])
 return 1
 `
@@ -142,11 +160,20 @@ return 1
  * Atomic counter that never creates a key: HINCRBY only while the session is live, and only when
  * the result stays an exact JavaScript integer (Redis goes to 2^63, a JS number exactly to 2^53).
  * ARGV[1] = field, ARGV[2] = increment, ARGV[3] = now to slide (a lazy route) or '', ARGV[4] = the
- * default TTL. Returns the new value as a string (its digits, exactly: an integer reply can come out
+ * default TTL, ARGV[5] = maxFields (0: none; a new field over it: a SIZE_LIMIT error). Returns the new value as a string (its digits, exactly: an integer reply can come out
  * of the client's parser rounded near 2^53), or nil when the session is gone (nothing written then).
  */
 const INCREMENT = SLIDE + `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return false end
+-- maxFields (ARGV[5]; 0: none): a new counter field must fit. Reserved fields are not counted.
+local max_fields = tonumber(ARGV[5] or '0')
+if max_fields > 0 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  local fields = 0
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if f ~= 'created_at' and f ~= 'last_accessed_at' and f ~= 'session_ttl' and f ~= 'session_expires' and f ~= 'session_user' and f ~= 'session_label' then fields = fields + 1 end
+  end
+  if fields + 1 > max_fields then return redis.error_reply('SIZE_LIMIT fields ' .. (fields + 1) .. ' ' .. max_fields) end
+end
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if current then
   -- Lua numbers are doubles too: a stored value already past the limit is refused as well.
@@ -253,8 +280,8 @@ type Arg = string | number
 export type ScriptedRedis = RedisClient & {
   fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number): Promise<string[] | 0 | null>
   fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
-  fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
-  fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number): Promise<string | null>
+  fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, maxFields: number, maxBytes: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
+  fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number, maxFields: number): Promise<string | null>
   fastifySessionSetTtl (key: string, ttl: number): Promise<number>
   fastifySessionRemaining (key: string): Promise<number>
   fastifySessionTake (key: string, now: string, markerTtl: number): Promise<string[]>

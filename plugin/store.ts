@@ -8,7 +8,7 @@ import { Deadline } from './deadline'
 import { CHANNELS, type SessionEventName, type SessionEvents } from './events'
 import {
   FieldTooLargeError, InvalidFieldError, InvalidTtlError, InvalidValueError, NOTHING_WRITTEN, NotAnIntegerError,
-  NOT_SENT, OUTCOME_UNKNOWN, RETRY, RedisReplyError, RedisUnavailableError, ReservedFieldError, UnsafeIntegerError
+  NOT_SENT, OUTCOME_UNKNOWN, RETRY, RedisReplyError, RedisUnavailableError, ReservedFieldError, SessionTooLargeError, UnsafeIntegerError
 } from './errors'
 import { MAX_TTL, resolveStoreOptions, type ResolvedStoreOptions } from './options'
 import { Readiness } from './readiness'
@@ -445,6 +445,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     hash.set(CREATED_AT, createdAt ?? now)
     hash.set(LAST_ACCESSED_AT, now)
     hash.set(SESSION_TTL, String(ttl))
+    this.#checkSize(hash)
     // A new session (not a regenerate(), which brings its own) gets its absolute end.
     const absolute = this.#options.absoluteTtl
     if (absolute > 0 && createdAt === undefined) hash.set(SESSION_EXPIRES, String(Math.floor(Date.now() / 1000) + absolute))
@@ -453,6 +454,20 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
       throw new RedisReplyError('a key with the new session ID already exists')
     }
     return hash
+  }
+
+  /** maxFields and maxSessionBytes for a whole new hash (the scripts check changes to a live one). */
+  #checkSize (hash: Map<string, string>): void {
+    const { maxFields, maxSessionBytes } = this.#options
+    if (maxFields === 0 && maxSessionBytes === 0) return
+    let fields = 0
+    let bytes = 0
+    for (const [field, value] of hash) {
+      if (!RESERVED_FIELDS.has(field)) fields++
+      bytes += Buffer.byteLength(field) + Buffer.byteLength(value)
+    }
+    if (maxFields > 0 && fields > maxFields) throw new SessionTooLargeError(String(fields), 'fields', maxFields, 'maxFields')
+    if (maxSessionBytes > 0 && bytes > maxSessionBytes) throw new SessionTooLargeError(String(bytes), 'bytes', maxSessionBytes, 'maxSessionBytes')
   }
 
   /** @internal Put back a session that regenerate() took, if its ID still holds the rotation marker. */
@@ -466,7 +481,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * Null when gone. `slideNow` (a lazy route's write) also slides the session, in the same step.
    */
   async increment (id: string, field: string, by: number, deadline: Deadline, slideNow = ''): Promise<number | null> {
-    const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by, slideNow, this.#options.ttl), field)
+    const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by, slideNow, this.#options.ttl, this.#options.maxFields), field)
     return value === null ? null : Number(value)
   }
 
@@ -478,7 +493,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
       if (value === null) deletes.push(field)
       else sets.push(field, value)
     }
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), slideNow, this.#options.ttl, sets.length / 2, ...sets, ...deletes)) === 1
+    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), slideNow, this.#options.ttl, this.#options.maxFields, this.#options.maxSessionBytes, sets.length / 2, ...sets, ...deletes)) === 1
   }
 
   /** @internal The stored session_ttl and the key's expiry, atomically; false when the session is gone. */
@@ -622,6 +637,9 @@ function translate (err: Error, write: boolean, field: string | undefined): Erro
     code = TRANSIENT.exec(message)?.[1]
     if (code !== undefined) {
       coded = new RedisUnavailableError(`Redis answered ${code}`, write ? NOTHING_WRITTEN : RETRY)
+    } else if (message.startsWith('SIZE_LIMIT')) {
+      const [, what, size, limit] = message.split(' ')
+      coded = what === 'fields' ? new SessionTooLargeError(size, 'fields', Number(limit), 'maxFields') : new SessionTooLargeError(size, 'bytes', Number(limit), 'maxSessionBytes')
     } else if (message.startsWith('UNSAFE_INTEGER')) {
       coded = new UnsafeIntegerError(field as string)
     } else if (field !== undefined && /not an integer|overflow/.test(message)) {

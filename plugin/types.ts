@@ -112,6 +112,10 @@ export interface RedisSessionStoreOptions {
   maxFieldNameBytes?: number
   /** Largest field value in bytes. Default `65536`. */
   maxFieldValueBytes?: number
+  /** Most application fields a session may hold (reserved ones not counted). Default `0`: no limit. */
+  maxFields?: number
+  /** Most bytes of field names and values a session may hold, reserved fields included. Default `0`: no limit. */
+  maxSessionBytes?: number
   /** A logger (pino-like: `warn(obj, msg)`) for warnings about a degraded Redis. The plugin passes `fastify.log`. */
   log?: { warn: (obj: object, msg: string) => void }
 }
