@@ -358,7 +358,7 @@ export class Session {
     this.#writable().set(SESSION_TTL, String(seconds))
     // A longer TTL: the user's index must live as long.
     const user = this.#fields.get(SESSION_USER)
-    if (user !== undefined) await this.#ctx.store.file(user, id, Date.parse(this.#fields.get(CREATED_AT) as string), seconds, this.#budget())
+    if (user !== undefined) await this.#ctx.store.file(user, id, seconds, this.#budget())
     // A new expiry: on a lazy route that is its slide.
     this.#wrote(this.#state === LAZY)
   }
@@ -378,7 +378,7 @@ export class Session {
       fields.set(SESSION_USER, user)
       if (label !== '') fields.set(SESSION_LABEL, label)
       // Filed before it exists: a live session is never missing from its user's index.
-      await store.file(user, id, Date.now(), ttl, deadline)
+      await store.file(user, id, ttl, deadline)
     }
     // A fresh session: what this request changed so far belonged to the old one.
     this.#pending = undefined
@@ -462,7 +462,7 @@ export class Session {
     const id = generateId()
     let written: Map<string, string>
     try {
-      if (user !== undefined) await store.file(user, id, Date.parse(latest.get(CREATED_AT) as string), ttl, deadline)
+      if (user !== undefined) await store.file(user, id, ttl, deadline)
       written = await store.write(id, fields, ttl, deadline, latest.get(CREATED_AT))
     } catch (err) {
       // The new key was not confirmed: put the session back under its old ID, so a failed rotation
@@ -510,7 +510,7 @@ export class Session {
     const id = this.#id
     if (id === undefined) throw new NoSessionError('setUser')
     const store = this.#ctx.store
-    if (!await store.assignUser(id, user, label, this.ttl, Date.parse(this.#fields.get(CREATED_AT) as string), this.#budget())) throw this.#gone()
+    if (!await store.assignUser(id, user, label, this.ttl, this.#budget())) throw this.#gone()
     const fields = this.#writable()
     fields.set(SESSION_USER, user)
     if (label === '') fields.delete(SESSION_LABEL)
@@ -689,9 +689,9 @@ export class Session {
   }
 
   /** After a load slid a user's session: extend the index with it (onSend waits; a failure only warns). */
-  async #refile (id: string, user: string, loaded: Map<string, string>): Promise<void> {
+  async #refile (id: string, user: string, loaded: ReadonlyMap<string, string>): Promise<void> {
     try {
-      await this.#ctx.store.file(user, id, Date.parse(loaded.get(CREATED_AT) as string), parseTtl(loaded.get(SESSION_TTL)) ?? this.#ctx.store.ttl, this.#budget())
+      await this.#ctx.store.file(user, id, parseTtl(loaded.get(SESSION_TTL)) ?? this.#ctx.store.ttl, this.#budget())
     } catch (err) {
       this.#request.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'fastify-redis-hash-session: could not extend the user\'s session index; the next load of this session files it again')
     }

@@ -263,7 +263,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     const fields = await this.#read(id, deadline)
     if (fields === null || fields === ROTATED) return false
     const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
-    return await this.assignUser(id, user, label, ttl, Date.parse(fields.get(CREATED_AT) as string), deadline)
+    return await this.assignUser(id, user, label, ttl, deadline)
   }
 
   /**
@@ -344,8 +344,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * @internal File a session under a user: the index first (so a live session is never missing from
    * it), then the session's own fields. False when the session is gone (its index entry is removed).
    */
-  async assignUser (id: string, user: string, label: string, ttl: number, createdMs: number, deadline: Deadline): Promise<boolean> {
-    await this.file(user, id, createdMs, ttl, deadline)
+  async assignUser (id: string, user: string, label: string, ttl: number, deadline: Deadline): Promise<boolean> {
+    await this.file(user, id, ttl, deadline)
     const previous = await this.#send(deadline, true, () => this.#users.fastifySessionSetUser(this.key(id), user, label))
     if (previous === null) {
       await this.unfile(user, [id], deadline)
@@ -356,9 +356,9 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     return true
   }
 
-  /** @internal Add a session to its user's index and make the index live at least as long as the session. */
-  async file (user: string, id: string, createdMs: number, ttl: number, deadline: Deadline): Promise<void> {
-    await this.#send(deadline, true, () => this.#users.fastifySessionUserFile(this.userIndexKey(user), id, Number.isFinite(createdMs) ? createdMs : Date.now(), ttl * 1000 + SLACK_MS))
+  /** @internal Add (or renew) a session in its user's index, which then expires with its longest-lived entry. */
+  async file (user: string, id: string, ttl: number, deadline: Deadline): Promise<void> {
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserFile(this.userIndexKey(user), id, ttl * 1000 + SLACK_MS))
   }
 
   /** @internal Remove sessions from a user's index. */

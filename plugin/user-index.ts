@@ -3,18 +3,20 @@
 // A session filed under a user holds the reserved field `session_user` (and `session_label`, a
 // caller-chosen text such as the user agent). The user's index is a sorted set at
 // `${prefix}user:${userId}`: its members are the user's session keys without the prefix (the IDs),
-// scored by creation time. Every script here touches one key, so on Redis Cluster each step is one
+// each scored by the time (ms, Redis's clock) its session expires at the latest, as of its last filing. Every script here touches one key, so on Redis Cluster each step is one
 // slot; the order of the steps is what makes it safe:
 //
 // - Filed first, written second. A session is added to its index (create(data, { user }),
 //   setUser(), regenerate()'s new ID) before the session itself says so; a failure in between leaves
 //   an index entry without a session, which the next call that meets it removes, never a session
 //   missing from its index. So "log out everywhere" cannot miss a session that exists when it starts.
-// - The index expires with its last session. Filing extends the index's expiry to at least the
-//   session's TTL from now (plus SLACK_MS for the step between the two writes); a load that slides a
-//   session with a user files it again (the only extra command, and only for sessions with a user, and
-//   with touchAfter only when the session is touched).
-// - Entries are pruned when met: listing, or ending sessions, removes members whose session is gone.
+// - The index expires with its last session. Filing scores the session its TTL from now (plus
+//   SLACK_MS for the step between the two writes) and sets the index to expire at its highest score;
+//   a load that slides a session with a user files it again (the only extra command, and only for
+//   sessions with a user, and with touchAfter only when the session is touched).
+// - Entries are pruned when met: listing, or ending sessions, removes members whose session is gone,
+//   and every filing drops the entries whose score has passed (their sessions cannot be live), so
+//   the index of a user who logs in often stays as small as their live sessions.
 //
 // Public handles (listUserSessions) are a hash of the member: they identify a session to its user but
 // are not an ID, so a handle shown in a page or a log cannot be used as a cookie.
@@ -34,15 +36,18 @@ export function handleOf (member: string): string {
 }
 
 /**
- * File a session in its user's index and extend the index's expiry to cover it.
- * KEYS[1] = the index, ARGV[1] = the member, ARGV[2] = its score (creation time, ms),
- * ARGV[3] = milliseconds the index must live from now at least. Returns 1.
+ * File a session in its user's index (or file it again after it slid): score it the latest time it
+ * can expire, drop entries whose time has passed, and let the index expire with its latest entry.
+ * KEYS[1] = the index, ARGV[1] = the member, ARGV[2] = milliseconds from now the session can live
+ * at most. Returns 1.
  */
 const FILE = `
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-local want = tonumber(ARGV[3])
-local left = redis.call('PTTL', KEYS[1])
-if left < want then redis.call('PEXPIRE', KEYS[1], want) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
 return 1
 `
 
@@ -103,7 +108,7 @@ export const USER_SCRIPT_NAMES = Object.keys(SCRIPTS) as Array<keyof typeof SCRI
 
 /** The client with the index's scripted commands on it (a local type, as in scripts.ts). */
 export type UserIndexRedis = RedisClient & {
-  fastifySessionUserFile (index: string, member: string, score: number, keepMs: number): Promise<number>
+  fastifySessionUserFile (index: string, member: string, keepMs: number): Promise<number>
   fastifySessionUserUnfile (index: string, ...members: string[]): Promise<number>
   fastifySessionSetUser (key: string, user: string, label: string): Promise<string | null>
   fastifySessionDescribe (key: string, user: string): Promise<[string, string, string, number] | null>

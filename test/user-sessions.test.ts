@@ -214,6 +214,13 @@ for (const topology of ['single', 'cluster'] as const) {
       await long.post('/ttl', { ttl: 600 })
       t.ok(await redis.pttl(prefix + 'user:gina') > 599_000, 'setTtl() extends the index')
 
+      // A user who logs in often: each filing drops the entries whose sessions cannot be live any more.
+      for (let i = 0; i < 5; i++) await device(`burst ${i}`).post('/login', { user: 'ivan', ttl: 1 })
+      t.equal(await redis.zcard(prefix + 'user:ivan'), 5)
+      await sleep(3100)
+      await device('later').post('/login', { user: 'ivan', ttl: 60 })
+      t.equal(await redis.zcard(prefix + 'user:ivan'), 1, 'the expired five are gone from the index without a listing')
+
       const lone = device('lone')
       await lone.post('/login', { user: 'hank', ttl: 1 })
       await sleep(3200)
