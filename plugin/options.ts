@@ -12,6 +12,7 @@ export interface ResolvedStoreOptions {
   readonly ttl: number
   readonly touchAfter: number
   readonly absoluteTtl: number
+  readonly hashIds: boolean
   readonly timeout: number
   readonly maxFieldNameBytes: number
   readonly maxFieldValueBytes: number
@@ -49,7 +50,7 @@ export interface ResolvedPluginOptions {
   readonly onUnavailable: 'fail' | 'anonymous'
 }
 
-const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes', 'maxFields', 'maxSessionBytes']
+const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'hashIds', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes', 'maxFields', 'maxSessionBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
 const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'clearSiteData', 'onUnavailable']
 /** HMAC-SHA256 keys shorter than this are guessable in practice (@fastify/session asks for 32 as well). */
@@ -113,6 +114,7 @@ function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis' | 'log'>
     ttl,
     touchAfter,
     absoluteTtl: integer('absoluteTtl', options.absoluteTtl, 0, 0, MAX_TTL),
+    hashIds: boolean('hashIds', options.hashIds, false),
     timeout: integer('timeout', options.timeout, 2000, 0, MAX_TTL),
     maxFieldNameBytes: integer('maxFieldNameBytes', options.maxFieldNameBytes, 200, 1, 1024 * 1024),
     maxFieldValueBytes: integer('maxFieldValueBytes', options.maxFieldValueBytes, 64 * 1024, 1, 512 * 1024 * 1024),

@@ -18,7 +18,7 @@ import {
 import type {
   CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue, SetUserOptions
 } from './types'
-import { SESSION_LABEL, SESSION_USER, handleOf } from './user-index'
+import { SESSION_LABEL, SESSION_USER } from './user-index'
 
 /**
  * What onSend must do with the cookie: 'roll' re-sends the same ID to renew its maxAge, once onSend
@@ -127,7 +127,7 @@ export class Session {
   /** This session's public handle, as sessionStore.listUserSessions() shows it (not usable as a cookie); undefined without a session. */
   get handle (): string | undefined {
     const id = this.id
-    return id === undefined ? undefined : handleOf(id)
+    return id === undefined ? undefined : this.#ctx.store.handle(id)
   }
 
   /**

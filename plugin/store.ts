@@ -1,7 +1,7 @@
 // RedisSessionStore: the session data model. One hash per session at `${prefix}${id}` holding the
 // application's fields plus three reserved ones, an expiry that slides by the session's own TTL, and
 // every multi-step change done atomically by a script in scripts.ts.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { encodeValue } from './codec'
 import { Deadline } from './deadline'
@@ -108,10 +108,20 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   readonly #options: ResolvedStoreOptions
   readonly #warnings: Warnings
   readonly #readiness: Readiness
+  /** What follows the prefix in a session's key: the ID, or with hashIds its SHA-256. */
+  readonly #ref: (id: string) => string
+  /** Which IDs the public methods take: IDs, or (the CLI with --hash-ids) the hashes in the keys. */
+  readonly #accepts: (id: unknown) => id is string
+  /** Which key names under the prefix are sessions. */
+  readonly #isRef: (ref: string) => boolean
 
   constructor (options: RedisSessionStoreOptions) {
     super()
     this.#options = resolveStoreOptions(options)
+    const byHash = (options as { [kByHash]?: boolean })[kByHash] === true
+    this.#ref = this.#options.hashIds ? hashId : (id) => id
+    this.#accepts = byHash ? isHashRef : isValidId
+    this.#isRef = this.#options.hashIds || byHash ? isHashRef : isValidId
     this.#redis = defineScripts(this.#options.redis)
     this.#users = defineUserIndexScripts(this.#options.redis)
     this.#warnings = new Warnings(this.#options.log)
@@ -127,9 +137,9 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** Milliseconds of waiting for Redis one request (or one store call) may spend. */
   get timeout (): number { return this.#options.timeout }
 
-  /** The Redis key of a session, as `redis-cli` sees it (an ioredis `keyPrefix` comes in front). */
+  /** The Redis key of a session, as `redis-cli` sees it (an ioredis `keyPrefix` comes in front); with hashIds it holds the ID's SHA-256, not the ID. */
   key (id: string): string {
-    return this.#options.prefix + id
+    return this.#options.prefix + this.#ref(id)
   }
 
   /** Check a field name for a write; throws a coded error. */
@@ -194,7 +204,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
 
   /** Every field of the session (reserved ones included), or null. Slides the TTL (as a request's load does, touchAfter included) unless `refreshTtl: false`. */
   async getSession (id: string, options: GetSessionOptions = {}): Promise<StoredSession | null> {
-    if (!isValidId(id)) return null
+    if (!this.#accepts(id)) return null
     const deadline = this.#deadline()
     const fields = options.refreshTtl === false ? await this.#read(id, deadline) : await this.load(id, deadline)
     return fields === null || fields === ROTATED ? null : Object.fromEntries(fields)
@@ -203,45 +213,49 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** Atomically add `by` to an integer field and return the new value; null when the session does not exist. */
   async incrementField (id: string, field: string, by = 1): Promise<number | null> {
     this.checkIncrement(field, by)
-    if (!isValidId(id)) return null
+    if (!this.#accepts(id)) return null
     return await this.increment(id, field, by, this.#deadline())
   }
 
   /** Change a session's own TTL (stored field and key expiry, atomically); false when the session does not exist. */
   async setTtl (id: string, ttl: number): Promise<boolean> {
     checkTtl(ttl)
-    if (!isValidId(id)) return false
+    if (!this.#accepts(id)) return false
     return await this.changeTtl(id, ttl, this.#deadline())
   }
 
   /** The session's configured TTL in seconds (the default when the stored one is not valid), or null when it does not exist. */
   async getConfiguredTtl (id: string): Promise<number | null> {
-    if (!isValidId(id)) return null
+    if (!this.#accepts(id)) return null
     const fields = await this.#read(id, this.#deadline())
     return fields === null || fields === ROTATED ? null : parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
   }
 
   /** Seconds before the session expires, as Redis TTL answers: -2 when it does not exist. */
   async remainingTtl (id: string): Promise<number> {
-    if (!isValidId(id)) return -2
+    if (!this.#accepts(id)) return -2
     return await this.remaining(id, this.#deadline())
   }
 
   /** Delete a session; true when it existed. */
   async deleteSession (id: string): Promise<boolean> {
-    if (!isValidId(id)) return false
+    if (!this.#accepts(id)) return false
     const deleted = await this.delete(id, this.#deadline())
     if (deleted) this.event('destroyed', id, undefined)
     return deleted
   }
 
-  /** @internal Emit a lifecycle event (and publish it on its diagnostics channel) for the session at `member`. */
-  event (name: Exclude<SessionEventName, 'regenerated'>, member: string, user: string | undefined): void
-  event (name: 'regenerated', member: string, user: string | undefined, previous: string): void
-  event (name: SessionEventName, member: string, user: string | undefined, previous?: string): void {
+  /** @internal Emit a lifecycle event (and publish it on its diagnostics channel) for the session `id`. */
+  event (name: Exclude<SessionEventName, 'regenerated'>, id: string, user: string | undefined): void
+  event (name: 'regenerated', id: string, user: string | undefined, previous: string): void
+  event (name: SessionEventName, id: string, user: string | undefined, previous?: string): void {
+    this.#eventForRef(name, this.#ref(id), user, previous === undefined ? undefined : this.#ref(previous))
+  }
+
+  #eventForRef (name: SessionEventName, ref: string, user: string | undefined, previousRef?: string): void {
     const ch = CHANNELS[name]
     if (this.listenerCount(name) === 0 && !ch.hasSubscribers) return
-    const event = previous === undefined ? { handle: handleOf(member), user } : { handle: handleOf(member), user, previous: handleOf(previous) }
+    const event = previousRef === undefined ? { handle: handleOf(ref), user } : { handle: handleOf(ref), user, previous: handleOf(previousRef) }
     if (ch.hasSubscribers) ch.publish(event)
     ;(this.emit as (name: string, event: object) => boolean)(name, event)
   }
@@ -258,7 +272,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   async setUser (id: string, user: string, options: { label?: string } = {}): Promise<boolean> {
     checkUser(user)
     const label = checkLabel(options.label)
-    if (!isValidId(id)) return false
+    if (!this.#accepts(id)) return false
     const deadline = this.#deadline()
     const fields = await this.#read(id, deadline)
     if (fields === null || fields === ROTATED) return false
@@ -294,7 +308,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
         label: label === '' ? undefined : label
       })
     }
-    if (stale.length > 0) await this.unfile(user, stale, deadline)
+    if (stale.length > 0) await this.#unfileRefs(user, stale, deadline)
     return sessions.sort((a, b) => b.lastAccessedAt.getTime() - a.lastAccessedAt.getTime())
   }
 
@@ -307,8 +321,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     const member = members.find((m) => handleOf(m) === handle)
     if (member === undefined) return false
     const deleted = await this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))
-    await this.unfile(user, [member], deadline)
-    if (deleted === 1) this.event('destroyed', member, user)
+    await this.#unfileRefs(user, [member], deadline)
+    if (deleted === 1) this.#eventForRef('destroyed', member, user)
     return deleted === 1
   }
 
@@ -324,8 +338,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     if (members.length === 0) return 0
     // Each session is its own key (its own slot on a Cluster): one script each, sent together.
     const deleted = await Promise.all(members.map((member) => this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))))
-    await this.unfile(user, members, deadline)
-    for (const [i, n] of deleted.entries()) if (n === 1) this.event('destroyed', members[i], user)
+    await this.#unfileRefs(user, members, deadline)
+    for (const [i, n] of deleted.entries()) if (n === 1) this.#eventForRef('destroyed', members[i], user)
     return deleted.reduce((sum: number, n) => sum + n, 0)
   }
 
@@ -337,7 +351,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
 
   /** The public handle of a session ID: what listUserSessions() shows for it. */
   handle (id: string): string {
-    return handleOf(id)
+    return handleOf(this.#ref(id))
   }
 
   /**
@@ -356,14 +370,19 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     return true
   }
 
-  /** @internal Add (or renew) a session in its user's index, which then expires with its longest-lived entry. */
-  async file (user: string, id: string, ttl: number, deadline: Deadline): Promise<void> {
-    await this.#send(deadline, true, () => this.#users.fastifySessionUserFile(this.userIndexKey(user), id, ttl * 1000 + SLACK_MS))
+  /** @internal Remove sessions, by their index members (refs), from a user's index. */
+  async #unfileRefs (user: string, refs: string[], deadline: Deadline): Promise<void> {
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserUnfile(this.userIndexKey(user), ...refs))
   }
 
-  /** @internal Remove sessions from a user's index. */
+  /** @internal Add (or renew) a session in its user's index, which then expires with its longest-lived entry. */
+  async file (user: string, id: string, ttl: number, deadline: Deadline): Promise<void> {
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserFile(this.userIndexKey(user), this.#ref(id), ttl * 1000 + SLACK_MS))
+  }
+
+  /** @internal Remove sessions, by their IDs, from a user's index. */
   async unfile (user: string, ids: string[], deadline: Deadline): Promise<void> {
-    await this.#send(deadline, true, () => this.#users.fastifySessionUserUnfile(this.userIndexKey(user), ...ids))
+    await this.#unfileRefs(user, ids.map(this.#ref), deadline)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -388,8 +407,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
         const [next, keys] = await this.#send(this.#deadline(), false, () => node.scan(cursor, 'MATCH', match, 'COUNT', count, 'TYPE', 'hash'))
         cursor = next
         for (const key of keys) {
-          const id = key.slice(serverPrefix.length)
-          if (isValidId(id)) yield id
+          const ref = key.slice(serverPrefix.length)
+          if (this.#isRef(ref)) yield ref
         }
       } while (cursor !== '0')
     }
@@ -397,7 +416,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
 
   /** Bytes the session's key takes in Redis (MEMORY USAGE), or null when it does not exist. */
   async memoryUsage (id: string): Promise<number | null> {
-    if (!isValidId(id)) return null
+    if (!this.#accepts(id)) return null
     const redis = this.#redis as unknown as Scanner
     return await this.#send(this.#deadline(), false, () => redis.memory('USAGE', this.key(id), 'SAMPLES', '0'))
   }
@@ -577,6 +596,19 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     })
   }
 }
+
+/** A session's key without the prefix, with hashIds: the ID's SHA-256, in hex. */
+function hashId (id: string): string {
+  return createHash('sha256').update(id).digest('hex')
+}
+
+const HASH_REF = /^[0-9a-f]{64}$/
+function isHashRef (ref: unknown): ref is string {
+  return typeof ref === 'string' && HASH_REF.test(ref)
+}
+
+/** @internal The CLI's --hash-ids: a store whose methods take the hashes found in the keys, not IDs. */
+export const kByHash = Symbol('fastify-redis-hash-session.byHash')
 
 /** A user ID for the index: a non-empty string of at most MAX_USER_BYTES bytes. */
 export function checkUser (user: unknown): string {

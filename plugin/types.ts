@@ -103,6 +103,12 @@ export interface RedisSessionStoreOptions {
    */
   absoluteTtl?: number
   /**
+   * Keep only a SHA-256 of each session ID in Redis (in the key, and in the per-user index), so a key
+   * listing, MONITOR, SLOWLOG or a dump yields no usable cookie. Every store method still takes IDs.
+   * Changing it logs everyone out (their keys are no longer found). Default `false`.
+   */
+  hashIds?: boolean
+  /**
    * Milliseconds a request may wait for Redis in total (its load, its handler's calls and its write
    * together; for the store's own methods, each call) before it fails with FST_REDIS_SESSION_UNAVAILABLE.
    * Default `2000`; `0` waits as long as ioredis does.

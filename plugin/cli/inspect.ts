@@ -97,9 +97,12 @@ export async function * pages (store: RedisSessionStore, pageSize: number, onSca
   if (batch.length > 0) yield await flush()
 }
 
+const HASHED = /^[0-9a-f]{64}$/
+
 /** The session ID behind an ID or a public handle (looked up in --user's index, else by a scan); undefined when none. */
 export async function resolve (store: RedisSessionStore, idOrHandle: string, user: string | undefined): Promise<string | undefined> {
-  if (isValidId(idOrHandle)) return idOrHandle
+  // An ID (or, with --hash-ids, the hash that names its key) is itself; a handle is 22 characters.
+  if (isValidId(idOrHandle) || HASHED.test(idOrHandle)) return idOrHandle
   const ids = user === undefined ? store.sessionIds() : await store.userMembers(user)
   for await (const id of ids) if (store.handle(id) === idOrHandle) return id
   return undefined

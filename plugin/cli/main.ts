@@ -1,7 +1,7 @@
 // The command line: parse (node:util parseArgs), connect, run one command through the plugin's own
 // RedisSessionStore, and answer with an exit code. Everything it prints goes through `output`.
 import { parseArgs } from 'node:util'
-import { RedisSessionStore, isValidId } from '../store'
+import { RedisSessionStore, isValidId, kByHash } from '../store'
 import { connect } from './connect'
 import { remove, removeUser } from './delete'
 import { CliError, EXIT } from './errors'
@@ -27,6 +27,7 @@ Connection (as the application's options)
   --sentinel <nodes>   Sentinels, host:port[,host:port...], with --sentinel-name
   --sentinel-name <n>  the master's name at the Sentinels (default: mymaster)
   --prefix <prefix>    the plugin's prefix option (default: session:)
+  --hash-ids           the application has hashIds: true (keys hold the IDs' SHA-256)
   --timeout <ms>       wait at most this long for each Redis call (default: 5000)
 
 Output
@@ -44,6 +45,7 @@ Exit codes: 0 done, 1 unexpected failure, 2 wrong usage, 3 no such session, 4 Re
 
 // A public handle (listUserSessions, show): 22 characters of base64url.
 const HANDLE = /^[A-Za-z0-9_-]{22}$/
+const HASHED = /^[0-9a-f]{64}$/
 
 const OPTIONS = {
   url: { type: 'string' },
@@ -51,6 +53,7 @@ const OPTIONS = {
   sentinel: { type: 'string' },
   'sentinel-name': { type: 'string' },
   prefix: { type: 'string' },
+  'hash-ids': { type: 'boolean' },
   user: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
@@ -90,8 +93,11 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
     if (rest.length !== (wantsArgument ? 1 : 0)) {
       throw new CliError(EXIT.USAGE, wantsId ? `${command} takes one session ID or handle` : wantsArgument ? `${command} takes one user ID` : `${command} takes no arguments`)
     }
-    if (wantsId && !isValidId(rest[0]) && !HANDLE.test(rest[0])) {
-      throw new CliError(EXIT.USAGE, `${command}: that is neither a session ID (43 characters of A-Z a-z 0-9 - _, as list shows them) nor a handle (22 such characters)`)
+    const hashIds = values['hash-ids'] === true
+    if (wantsId && !(hashIds ? HASHED.test(rest[0]) : isValidId(rest[0])) && !HANDLE.test(rest[0])) {
+      throw new CliError(EXIT.USAGE, hashIds
+        ? `${command}: with --hash-ids, give the 64 hex characters after the prefix (as list shows them) or a handle (22 characters of A-Z a-z 0-9 - _)`
+        : `${command}: that is neither a session ID (43 characters of A-Z a-z 0-9 - _, as list shows them) nor a handle (22 such characters)`)
     }
     const user = command === 'delete-user' ? rest[0] : values.user
     if (user !== undefined && (user.length === 0 || Buffer.byteLength(user) > 512)) throw new CliError(EXIT.USAGE, 'a user ID is 1 to 512 bytes')
@@ -116,7 +122,8 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
       timeout
     })
     redis = connected.redis
-    const store = new RedisSessionStore({ redis: connected.redis, prefix, timeout })
+    // With --hash-ids the keys hold the IDs' hashes: the store then takes those hashes where it takes IDs.
+    const store = new RedisSessionStore({ redis: connected.redis, prefix, timeout, ...(hashIds ? { [kByHash]: true } : {}) })
     switch (command) {
       case 'list': await list(store, output, { limit, pageSize, user, json, progress }); break
       case 'show': await show(store, output, rest[0], user, json); break
