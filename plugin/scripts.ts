@@ -42,6 +42,19 @@ local function capped (ttl, hard)
 end
 `
 
+// A write to a session past its absolute end (absoluteTtl): the session is over. Its key would expire
+// within the second anyway; deleting it now means no write lands on it first. True when it ended.
+const ENDED = `
+local function ended ()
+  local hard = tonumber(redis.call('HGET', KEYS[1], 'session_expires') or '')
+  if hard and hard <= tonumber(redis.call('TIME')[1]) then
+    redis.call('DEL', KEYS[1])
+    return true
+  end
+  return false
+end
+`
+
 // After a write on a lazy route (no load in onRequest, so nothing slid the session yet): slide it
 // as the load would have. now = '' slides nothing (a loaded request's load already did).
 const SLIDE = VALID_TTL + CAPPED + `
@@ -130,8 +143,8 @@ return 1
  * then n field/value pairs to set, then the fields to delete.
  * Returns 1 when written, 0 when the session was gone.
  */
-const PERSIST = CHUNKED + SLIDE + `
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
+const PERSIST = CHUNKED + SLIDE + ENDED + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 or ended() then return 0 end
 local n = tonumber(ARGV[5])
 -- maxFields / maxSessionBytes (ARGV[3], ARGV[4]; 0: none): the session as it would be, checked before writing.
 local max_fields, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -163,8 +176,8 @@ return 1
  * default TTL, ARGV[5] = maxFields (0: none; a new field over it: a SIZE_LIMIT error). Returns the new value as a string (its digits, exactly: an integer reply can come out
  * of the client's parser rounded near 2^53), or nil when the session is gone (nothing written then).
  */
-const INCREMENT = SLIDE + `
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return false end
+const INCREMENT = SLIDE + ENDED + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 or ended() then return false end
 -- maxFields (ARGV[5]; 0: none): a new counter field must fit. Reserved fields are not counted.
 local max_fields = tonumber(ARGV[5] or '0')
 if max_fields > 0 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
@@ -191,8 +204,8 @@ return redis.call('HGET', KEYS[1], ARGV[1])
  * Change a session's own TTL: the stored session_ttl and the key's expiry together.
  * ARGV[1] = TTL in seconds. Returns 1, or 0 when the session is gone.
  */
-const SET_TTL = CAPPED + `
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return 0 end
+const SET_TTL = CAPPED + ENDED + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 or ended() then return 0 end
 redis.call('HSET', KEYS[1], 'session_ttl', ARGV[1])
 redis.call('EXPIRE', KEYS[1], capped(tonumber(ARGV[1])))
 return 1

@@ -91,6 +91,8 @@ export class Session {
   #deadline: Deadline | undefined
   /** The last async operation queued, while one is outstanding. */
   #tail: Promise<void> | undefined
+  /** A user's session filed again after its load: runs beside the handler; onSend waits for it. */
+  #background: Promise<void> | undefined
   #cookieAction: CookieAction = 'none'
   #slideTime = ''
   /** The cookie was signed with an older secret: once the session proves live, send it signed again. */
@@ -311,7 +313,7 @@ export class Session {
 
   /** Whether onSend has anything to write, an operation to wait for, or a cookie roll to confirm. */
   get [kHasPending] (): boolean {
-    return this.#pending !== undefined || this.#tail !== undefined || this.#cookieAction === 'roll'
+    return this.#pending !== undefined || this.#tail !== undefined || this.#cookieAction === 'roll' || this.#background !== undefined
   }
 
   /** onSend: write what this request changed, after any operation still running. */
@@ -319,6 +321,10 @@ export class Session {
     return this.#serial(async () => {
       await this.#flush(false)
       if (this.#cookieAction === 'roll') await this.#confirmRoll()
+      if (this.#background !== undefined) {
+        await this.#background
+        this.#background = undefined
+      }
     })
   }
 
@@ -392,6 +398,8 @@ export class Session {
       oldId === undefined ? false : store.retire(oldId, deadline)
     ])
     this.#adopt(id, written)
+    // Filed again now that it exists: a listing between the two steps may have pruned the entry.
+    if (user !== undefined) await store.file(user, id, ttl, deadline).catch(noop)
     // A login over a live session ends it.
     if (retired) store.event('destroyed', oldId as string, oldUser)
     store.event('created', id, user)
@@ -473,6 +481,7 @@ export class Session {
       throw err
     }
     this.#adopt(id, written)
+    if (user !== undefined) await store.file(user, id, ttl, deadline).catch(noop)
     store.event('regenerated', id, user, oldId)
     return id
   }
@@ -494,7 +503,8 @@ export class Session {
     // The user's index entry goes in the same round trip (a separate key: its own slot on a Cluster).
     const [outcome] = await Promise.all([
       target === undefined ? 0 : store.destroy(target, deadline),
-      user === undefined ? undefined : store.unfile(user, [id as string], deadline)
+      // A failure here only leaves an entry that the next listing prunes: the logout stands.
+      user === undefined ? undefined : store.unfile(user, [id as string], deadline).catch(noop)
     ])
     if (outcome === 1) store.event('destroyed', target as string, user)
     // Clear the browser's cookie, a stale one too; but not one that names a marker (or an ID this
@@ -684,7 +694,7 @@ export class Session {
     if (loaded.get(LAST_ACCESSED_AT) === this.#slideTime) {
       if (this.#ctx.rolling) this.#slid(false)
       const user = loaded.get(SESSION_USER)
-      if (user !== undefined) this.#serial(() => this.#refile(id, user, loaded)).catch(noop)
+      if (user !== undefined) this.#background = this.#refile(id, user, loaded)
     }
   }
 

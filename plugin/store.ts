@@ -256,8 +256,13 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     const ch = CHANNELS[name]
     if (this.listenerCount(name) === 0 && !ch.hasSubscribers) return
     const event = previousRef === undefined ? { handle: handleOf(ref), user } : { handle: handleOf(ref), user, previous: handleOf(previousRef) }
-    if (ch.hasSubscribers) ch.publish(event)
-    ;(this.emit as (name: string, event: object) => boolean)(name, event)
+    // A listener that throws must not fail the operation Redis has already confirmed.
+    try {
+      if (ch.hasSubscribers) ch.publish(event)
+      ;(this.emit as (name: string, event: object) => boolean)(name, event)
+    } catch (err) {
+      this.#warnings.warn('LISTENER', `fastify-redis-hash-session: a "${name}" event listener threw (${(err as Error).message}); the session change itself stands`)
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -332,15 +337,27 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    */
   async destroyUserSessions (user: string, options: { except?: string } = {}): Promise<number> {
     checkUser(user)
+    // { except: request.session.handle } on a request without a loaded session would end that one too.
+    if (Object.hasOwn(options, 'except') && typeof options.except !== 'string') {
+      throw new InvalidValueError('(except)', 'expected a session handle (request.session.handle), got ' + describe(options.except) + '; on a lazy route, call `await request.session.load()` first')
+    }
     const deadline = this.#deadline()
     const members = (await this.#send(deadline, false, () => this.#users.zrange(this.userIndexKey(user), 0, -1)))
       .filter((m) => options.except === undefined || handleOf(m) !== options.except)
     if (members.length === 0) return 0
-    // Each session is its own key (its own slot on a Cluster): one script each, sent together.
-    const deleted = await Promise.all(members.map((member) => this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))))
-    await this.#unfileRefs(user, members, deadline)
-    for (const [i, n] of deleted.entries()) if (n === 1) this.#eventForRef('destroyed', members[i], user)
-    return deleted.reduce((sum: number, n) => sum + n, 0)
+    // Each session is its own key (its own slot on a Cluster): one script each, sent together. Every
+    // confirmed delete counts and is reported, even when another fails; then the failure is thrown.
+    const results = await Promise.allSettled(members.map((member) => this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))))
+    const ended: string[] = []
+    let failure: unknown
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'rejected') failure ??= result.reason
+      else if (result.value === 1) ended.push(members[i])
+    }
+    for (const member of ended) this.#eventForRef('destroyed', member, user)
+    if (failure !== undefined) throw failure
+    await this.#unfileRefs(user, members, deadline).catch(noop)
+    return ended.length
   }
 
   /** @internal The members of a user's index (session IDs, live or not yet pruned), for the CLI. */
@@ -365,8 +382,11 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
       await this.unfile(user, [id], deadline)
       return false
     }
+    // Filed again now that the session says so: a listing that ran between the two steps may have
+    // pruned the entry, seeing a session not (yet) filed under the user.
+    await this.file(user, id, ttl, deadline)
     // Moved from another user: that index no longer lists it (a stale entry would be pruned anyway).
-    if (previous !== '' && previous !== user) await this.unfile(previous, [id], deadline)
+    if (previous !== '' && previous !== user) await this.unfile(previous, [id], deadline).catch(noop)
     return true
   }
 
@@ -451,7 +471,10 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     const flat = await this.#send(deadline, false, () => this.#redis.hgetall(this.key(id)))
     if (Object.keys(flat).length === 0) return null
     const fields = new Map(Object.entries(flat))
-    return fields.has(CREATED_AT) ? fields : ROTATED
+    if (!fields.has(CREATED_AT)) return ROTATED
+    // Past its absolute end (absoluteTtl) it is no session, though its key may linger for a second.
+    const end = fields.get(SESSION_EXPIRES)
+    return end !== undefined && Number(end) * 1000 <= Date.now() ? null : fields
   }
 
   /**
@@ -464,10 +487,10 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     hash.set(CREATED_AT, createdAt ?? now)
     hash.set(LAST_ACCESSED_AT, now)
     hash.set(SESSION_TTL, String(ttl))
-    this.#checkSize(hash)
     // A new session (not a regenerate(), which brings its own) gets its absolute end.
     const absolute = this.#options.absoluteTtl
     if (absolute > 0 && createdAt === undefined) hash.set(SESSION_EXPIRES, String(Math.floor(Date.now() / 1000) + absolute))
+    this.#checkSize(hash)
     // 256 random bits never collide in practice; the script still refuses to overwrite a key.
     if (await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'new', ttl, ...flatten(hash))) !== 1) {
       throw new RedisReplyError('a key with the new session ID already exists')
@@ -634,6 +657,8 @@ interface Scanner {
   scan: (cursor: string, ...args: Array<string | number>) => Promise<[string, string[]]>
   memory: (subcommand: 'USAGE', key: string, ...args: string[]) => Promise<number | null>
 }
+
+function noop (): void {}
 
 function flatten (hash: Map<string, string>): string[] {
   const args: string[] = []

@@ -81,8 +81,9 @@ return previous
  * session is gone or is no longer this user's (so the index entry is stale).
  */
 const DESCRIBE = `
-local v = redis.call('HMGET', KEYS[1], 'created_at', 'last_accessed_at', 'session_label', 'session_user')
+local v = redis.call('HMGET', KEYS[1], 'created_at', 'last_accessed_at', 'session_label', 'session_user', 'session_expires')
 if not v[1] or v[4] ~= ARGV[1] then return false end
+if v[5] and tonumber(v[5]) and tonumber(v[5]) <= tonumber(redis.call('TIME')[1]) then return false end
 return { v[1], v[2] or '', v[3] or '', redis.call('TTL', KEYS[1]) }
 `
 

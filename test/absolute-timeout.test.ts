@@ -3,10 +3,10 @@
 // ever reaches past the end, so an idle session vanishes on time too; regenerate() keeps the end.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Agent, build } from './helpers/build'
+import { Agent, build, sessionRoutes } from './helpers/build'
 
 t.test('the key never outlives the absolute end, whatever slides it', async (t) => {
-  const { app, redis, key } = await build(t, { ttl: 60, absoluteTtl: 3 }, (app) => {
+  const { app, redis, key } = await build(t, { ttl: 60, absoluteTtl: 4 }, (app) => {
     app.post('/login', async (request) => {
       await request.session.create({ username: 'ann' })
       return { expiresAt: request.session.expiresAt?.getTime() ?? null }
@@ -19,22 +19,22 @@ t.test('the key never outlives the absolute end, whatever slides it', async (t) 
   const agent = new Agent(app)
   const before = Date.now()
   const { expiresAt } = (await agent.post('/login')).json()
-  t.ok(expiresAt >= Math.floor(before / 1000) * 1000 + 3000 - 1000 && expiresAt <= before + 3000 + 1000, 'session.expiresAt is created + absoluteTtl')
+  t.ok(expiresAt >= Math.floor(before / 1000) * 1000 + 4000 - 1000 && expiresAt <= before + 4000 + 1000, 'session.expiresAt is created + absoluteTtl')
   t.equal(await redis.hget(key(agent.sid as string), 'session_expires'), String(expiresAt / 1000), 'stored as Unix seconds')
-  t.ok(await redis.ttl(key(agent.sid as string)) <= 3, 'the new key expires at the absolute end, not after ttl')
+  t.ok(await redis.ttl(key(agent.sid as string)) <= 4, 'the new key expires at the absolute end, not after ttl')
 
   await sleep(700)
   t.equal((await agent.get('/me')).json().expiresAt, expiresAt)
-  t.ok(await redis.ttl(key(agent.sid as string)) <= 3, 'a load slides no further than the end')
+  t.ok(await redis.ttl(key(agent.sid as string)) <= 4, 'a load slides no further than the end')
   await agent.post('/ttl')
-  t.ok(await redis.ttl(key(agent.sid as string)) <= 3, 'nor does setTtl()')
+  t.ok(await redis.ttl(key(agent.sid as string)) <= 4, 'nor does setTtl()')
   await agent.post('/lazy')
-  t.ok(await redis.ttl(key(agent.sid as string)) <= 3, 'nor a lazy route\'s write')
+  t.ok(await redis.ttl(key(agent.sid as string)) <= 4, 'nor a lazy route\'s write')
   const old = agent.sid as string
   await agent.post('/regenerate')
   t.not(agent.sid, old)
   t.equal(await redis.hget(key(agent.sid as string), 'session_expires'), String(expiresAt / 1000), 'regenerate() keeps the end')
-  t.ok(await redis.ttl(key(agent.sid as string)) <= 3, 'and its new key expires by it')
+  t.ok(await redis.ttl(key(agent.sid as string)) <= 4, 'and its new key expires by it')
 
   // An idle TTL made fresh behind the plugin's back: the load still ends the session at its end.
   await redis.expire(key(agent.sid as string), 100)
@@ -42,6 +42,28 @@ t.test('the key never outlives the absolute end, whatever slides it', async (t) 
   const after = (await agent.get('/me')).json()
   t.same(after, { id: null, expiresAt: null }, 'past the end: no session')
   t.equal(await redis.exists(key(agent.sid as string)), 0, 'and the load deleted the key')
+})
+
+t.test('past the end, no write keeps the session alive: lazy routes, setTtl, the store', async (t) => {
+  const { app, redis, key } = await build(t, { ttl: 60, absoluteTtl: 2 }, (app) => {
+    sessionRoutes(app)
+    app.post('/lazy', { config: { session: 'lazy' } }, async (request) => ({ n: await request.session.increment('n') }))
+    app.post('/lazy-set', { config: { session: 'lazy' } }, async (request) => { request.session.set('x', 'y'); await request.session.save(); return { ok: true } })
+  })
+  const agent = new Agent(app)
+  await agent.post('/create')
+  const id = agent.sid as string
+  // An attacker's loop: a lazy write every 100 ms, each of which would push the expiry on by a second.
+  const end = Number(await redis.hget(key(id), 'session_expires')) * 1000
+  let last = 0
+  while (Date.now() < end + 1500) {
+    last = (await agent.post('/lazy')).statusCode
+    await sleep(100)
+  }
+  t.equal(last, 409, 'past the end, a lazy increment finds the session gone')
+  t.equal(await redis.exists(key(id)), 0, 'and the key is gone')
+  t.equal((await agent.post('/lazy-set')).statusCode, 409)
+  t.equal(await app.sessionStore.getSession(id, { refreshTtl: false }), null)
 })
 
 t.test('off by default; created while set, kept when it is not', async (t) => {

@@ -57,7 +57,7 @@ t.test('a slot migration (ASK, then MOVED) during traffic is absorbed', async (t
 
   const counts = statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {})
   t.comment(`statuses during the migration: ${JSON.stringify(counts)}`)
-  t.ok(statuses.length > 50, `a steady stream (${statuses.length} requests)`)
+  t.ok(statuses.length > 10, `a steady stream (${statuses.length} requests)`)
   t.same(Object.keys(counts), ['200'], 'every request answered 200')
   const after = await holding()
   t.equal(after[target], 1, 'the key is on the new master')

@@ -68,6 +68,16 @@ t.test('each lifecycle change is one event, with the handle and the user, never 
   t.same(take().map(([name, e]) => [name, e.handle]).sort(), [['destroyed', handle(devices[1].sid)], ['destroyed', handle(devices[2].sid)]].sort(), 'log out everywhere else: one destroyed per session ended')
 
   t.equal(published.length, 12, 'every event also on its diagnostics channel')
+
+  // A listener that throws does not fail the change Redis already made.
+  const thrower = (): void => { throw new Error('audit log down') }
+  app.sessionStore.on('destroyed', thrower)
+  t.teardown(() => { app.sessionStore.off('destroyed', thrower) })
+  const victim = new Agent(app)
+  await victim.post('/create')
+  const res = await victim.post('/destroy')
+  t.equal(res.statusCode, 200, 'the logout still succeeds')
+  t.match(res.headers['set-cookie'], /Max-Age=0/, 'and clears the cookie')
   const all = JSON.stringify(published)
   t.notOk(ids.some((id) => all.includes(id)), 'no session ID in any event')
 })
