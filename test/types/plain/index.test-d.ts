@@ -26,6 +26,12 @@ app.register(redisSession, { ttl: 5 })
 app.register(redisSession, { redis: new Redis(), tll: 5 })
 // @ts-expect-error secure is a boolean or 'auto'
 app.register(redisSession, { redis: new Redis(), cookie: { secure: 'yes' } })
+app.register(redisSession, { redis: new Redis(), secret: 'a-secret-of-at-least-32-characters', clearSiteData: true })
+app.register(redisSession, { redis: new Redis(), secret: ['the-new-secret-signs-new-cookies', 'the-old-secret-still-verifies-old'], cookieName: '__Host-sid', cookie: { secure: true } })
+// @ts-expect-error secret is a string or an array of strings
+app.register(redisSession, { redis: new Redis(), secret: Buffer.from('x') })
+// @ts-expect-error clearSiteData is a boolean
+app.register(redisSession, { redis: new Redis(), clearSiteData: 'yes' })
 
 const options: RedisSessionOptions = { redis: new Redis() }
 export { options }
