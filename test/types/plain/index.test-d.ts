@@ -3,7 +3,8 @@
 import Fastify from 'fastify'
 import { Cluster, Redis } from 'ioredis'
 import redisSession, {
-  RedisSessionStore, RedisUnavailableError, Session, type JsonValue, type RedisSessionOptions, type StoredSession
+  RedisSessionStore, RedisUnavailableError, Session, type JsonValue, type RedisSessionOptions, type RegeneratedEvent,
+  type SessionEvent, type StoredSession, type UserSession
 } from 'fastify-redis-hash-session'
 
 const app = Fastify()
@@ -32,6 +33,9 @@ app.register(redisSession, { redis: new Redis(), secret: ['the-new-secret-signs-
 app.register(redisSession, { redis: new Redis(), secret: Buffer.from('x') })
 // @ts-expect-error clearSiteData is a boolean
 app.register(redisSession, { redis: new Redis(), clearSiteData: 'yes' })
+app.register(redisSession, { redis: new Redis(), absoluteTtl: 3600, hashIds: true, maxFields: 100, maxSessionBytes: 65536 })
+// @ts-expect-error hashIds is a boolean
+app.register(redisSession, { redis: new Redis(), hashIds: 1 })
 
 const options: RedisSessionOptions = { redis: new Redis() }
 export { options }
@@ -85,6 +89,17 @@ async function standalone (): Promise<void> {
   const configured: number | null = await own.getConfiguredTtl(sid)
   const deleted: boolean = await own.deleteSession(sid)
   console.log(hash, next, changed, configured, deleted)
+  // Per-user sessions and events.
+  const filed: boolean = await own.setUser(sid, 'ann', { label: 'laptop' })
+  const sessions: UserSession[] = await own.listUserSessions('ann')
+  const when: Date = sessions[0].expiresAt
+  const ended: number = await own.destroyUserSessions('ann', { except: sessions[0].handle })
+  const one: boolean = await own.destroyUserSession('ann', sessions[0].handle)
+  own.on('destroyed', (event: SessionEvent) => { console.log(event.handle, event.user) })
+  own.on('regenerated', (event: RegeneratedEvent) => { console.log(event.previous) })
+  // @ts-expect-error there is no such event
+  own.on('touched', () => {})
+  console.log(filed, when, ended, one)
   // @ts-expect-error a URL is for the plugin; the store takes a client
   console.log(new RedisSessionStore({ redis: 'redis://127.0.0.1' }))
 }
