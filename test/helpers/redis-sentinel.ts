@@ -76,10 +76,17 @@ export async function startRedisSentinel (t: Tap): Promise<RedisSentinel> {
   const sentinel = new RedisServer(port, ['--sentinel'], config)
   await sentinel.start()
   t.teardown(() => sentinel.stop())
-  // Ready when the sentinel has found the replica.
-  await until('the sentinel seeing the replica', 15_000, async () => {
-    const replicas = await ask(port, 'SENTINEL', 'REPLICAS', MASTER_NAME) as unknown[]
-    return replicas.length > 0 ? true : undefined
+  // Ready when the sentinel has had an INFO reply from the replica lately, showing its link to the
+  // master up: before that a failover picks no replica (-failover-abort-no-good-slave).
+  await until('the sentinel seeing the replica in sync', 15_000, async () => {
+    const replicas = await ask(port, 'SENTINEL', 'REPLICAS', MASTER_NAME) as string[][]
+    return replicas.some((fields) => {
+      const field = (name: string): string | undefined => fields[fields.indexOf(name) + 1]
+      return Number(field('port')) === replica.port && field('flags') === 'slave' &&
+        field('master-link-status') === 'ok' && Number(field('info-refresh')) < 2000
+    })
+      ? true
+      : undefined
   })
 
   let current = master
