@@ -93,7 +93,7 @@ for (const topology of TOPOLOGIES) {
     }
 
     t.test('list --json --limit 0: every session, from every master, and nothing else', async (t) => {
-      const run = await cli(['list', '--json', '--limit', '0', ...base])
+      const run = await cli(['list', '--json', '--limit', '0', '--show-ids', ...base])
       t.equal(run.code, 0, run.stderr)
       const listed = JSON.parse(run.stdout) as { prefix: string, more: boolean, sessions: Array<{ id: string, key: string, ttl: number, expiresIn: number, fields: Record<string, unknown>, createdAt: string }> }
       t.equal(listed.prefix, prefix)
@@ -110,7 +110,7 @@ for (const topology of TOPOLOGIES) {
     })
 
     t.test('list: an aligned table, a limit and a footer that says there are more', async (t) => {
-      const run = await cli(['list', '--limit', '7', ...base])
+      const run = await cli(['list', '--limit', '7', '--show-ids', ...base])
       t.equal(run.code, 0, run.stderr)
       const lines = run.stdout.trimEnd().split('\n')
       t.match(lines[0], /^ID\s+USER\s+CREATED\s+LAST SEEN\s+EXPIRES IN\s+TTL\s+FIELDS\s+SIZE$/)
@@ -123,11 +123,30 @@ for (const topology of TOPOLOGIES) {
       t.equal(lines[8], '7 sessions shown; there are more (--limit 7; --limit 0 lists all).')
     })
 
+    t.test('without --show-ids, no output carries a session ID (each is a working cookie): handles instead', async (t) => {
+      const outputs = await Promise.all([
+        cli(['list', '--limit', '0', ...base]),
+        cli(['list', '--limit', '0', '--json', ...base]),
+        cli(['show', ids[7], ...base]),
+        cli(['show', ids[7], '--json', ...base]),
+        cli(['stats', ...base])
+      ])
+      for (const run of outputs) t.equal(run.code, 0, run.stderr)
+      const text = outputs.map((r) => r.stdout + r.stderr).join('\n')
+      t.notOk(ids.some((id) => text.includes(id)), 'no ID in any of them')
+      const lines = outputs[0].stdout.trimEnd().split('\n')
+      t.match(lines[0], /^HANDLE\s+USER\s+CREATED/)
+      t.ok(lines.slice(1, -1).every((row) => /^[A-Za-z0-9_-]{22} /.test(row)), 'rows start with handles')
+      t.ok(lines.slice(1, -1).some((row) => row.startsWith(store.handle(ids[7]))))
+      t.match(outputs[2].stdout, new RegExp(`^handle +${store.handle(ids[7])}$`, 'm'))
+      t.notMatch(outputs[2].stdout, /^key /m)
+    })
+
     t.test('show: times, expiry, size and decoded fields, without sliding the session', async (t) => {
       const id = ids[6]
       await redis.expire(prefix + id, 500)
       const before = await redis.hget(prefix + id, 'last_accessed_at')
-      const run = await cli(['show', id, ...base])
+      const run = await cli(['show', id, '--show-ids', ...base])
       t.equal(run.code, 0, run.stderr)
       t.match(run.stdout, new RegExp(`^key +${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${id}$`, 'm'))
       t.match(run.stdout, /^created +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ s ago\)$/m)
@@ -185,18 +204,18 @@ for (const topology of TOPOLOGIES) {
     t.test('--user, handles and delete-user: the per-user index', async (t) => {
       const alices = [ids[20], ids[21], ids[22]]
       for (const [i, id] of alices.entries()) t.ok(await store.setUser(id, 'alice', { label: `device ${i}` }))
-      const listed = await cli(['list', '--user', 'alice', '--json', ...base])
+      const listed = await cli(['list', '--user', 'alice', '--json', '--show-ids', ...base])
       t.equal(listed.code, 0, listed.stderr)
       const sessions = JSON.parse(listed.stdout).sessions as Array<{ id: string, user: string, label: string, handle: string }>
       t.same(sessions.map((s) => s.id).sort(), [...alices].sort(), 'exactly her three sessions, from her index')
       t.ok(sessions.every((s) => s.user === 'alice' && /^device \d$/.test(s.label)))
-      const table = await cli(['list', '--user', 'alice', ...base])
+      const table = await cli(['list', '--user', 'alice', '--show-ids', ...base])
       t.match(table.stdout, new RegExp(`^${ids[21]}  alice  `, 'm'), 'the USER column')
 
       const handle = sessions.find((s) => s.id === ids[21])!.handle
       t.equal(handle, store.handle(ids[21]), 'the handle the application\'s session list shows')
       for (const args of [['--user', 'alice'], []]) {
-        const shown = await cli(['show', handle, ...args, ...base])
+        const shown = await cli(['show', handle, '--show-ids', ...args, ...base])
         t.equal(shown.code, 0, shown.stderr)
         t.match(shown.stdout, new RegExp(`^key +.*${ids[21]}$`, 'm'), `a handle finds the session (${args.length === 0 ? 'by a scan' : 'in the index'})`)
         t.match(shown.stdout, /^user +alice \(device 1\)$/m)
@@ -237,7 +256,7 @@ t.test('--sentinel: the master found through the sentinels', async (t) => {
   const store = new RedisSessionStore({ redis, prefix })
   const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => store.createSession({ n: i })))
   const sentinels = sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',')
-  const run = await cli(['list', '--json', '--sentinel', sentinels, '--sentinel-name', sentinel.name, '--prefix', prefix])
+  const run = await cli(['list', '--json', '--show-ids', '--sentinel', sentinels, '--sentinel-name', sentinel.name, '--prefix', prefix])
   t.equal(run.code, 0, run.stderr)
   t.same(JSON.parse(run.stdout).sessions.map((s: { id: string }) => s.id).sort(), ids.sort())
   const wrongName = await cli(['list', '--sentinel', sentinels, '--sentinel-name', 'nope', '--prefix', prefix])

@@ -80,10 +80,10 @@ t.test('no raw session ID anywhere in Redis, and everything still works', async 
 
   // The CLI, told --hash-ids, lists the hashes and finds a session by its handle.
   const base = ['--url', server.url, '--prefix', prefix, '--hash-ids']
-  const list = await cli(['list', '--json', ...base])
+  const list = await cli(['list', '--json', '--show-ids', ...base])
   t.equal(list.code, 0, list.stderr)
   t.same(JSON.parse(list.stdout).sessions.map((s: { id: string }) => s.id).sort(), [sha256(a.sid as string), sha256(b.sid as string)].sort())
-  const show = await cli(['show', app.sessionStore.handle(b.sid as string), ...base])
+  const show = await cli(['show', app.sessionStore.handle(b.sid as string), '--show-ids', ...base])
   t.match(show.stdout, new RegExp(`^key +${prefix}${sha256(b.sid as string)}$`, 'm'))
   t.equal((await cli(['show', b.sid as string, ...base])).code, 2, 'an ID is not what the keys hold')
 

@@ -55,6 +55,17 @@ export async function inspect (store: RedisSessionStore, id: string, now = Date.
   }
 }
 
+/**
+ * What the CLI prints of a session: without --show-ids, neither its ID nor its key (which holds the
+ * ID unless the app hashes IDs): an ID is a working cookie, so output pasted into a ticket or a CI log
+ * must not carry it. The handle identifies the session to show and delete.
+ */
+export function withoutIds (session: Inspected, showIds: boolean): Partial<Inspected> {
+  if (showIds) return session
+  const { id: _id, key: _key, ...rest } = session
+  return rest
+}
+
 /** "2026-12-03T07:12:03Z (5 min ago)" */
 export function when (iso: string | null, now = Date.now()): string {
   if (iso === null) return '-'

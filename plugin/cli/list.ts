@@ -1,6 +1,6 @@
 // `list`: the sessions under the prefix, from a SCAN of every master, up to --limit.
 import type { RedisSessionStore } from '../store'
-import { type Inspected, pages, when } from './inspect'
+import { type Inspected, pages, when, withoutIds } from './inspect'
 import { type Output, Progress, bytes, cell, duration, table } from './output'
 
 export interface ListOptions {
@@ -10,6 +10,8 @@ export interface ListOptions {
   /** Only this user's sessions, from the user's index. */
   user: string | undefined
   json: boolean
+  /** Print session IDs (bearer credentials, unless the app signs its cookies); otherwise handles only. */
+  showIds: boolean
   progress: boolean | undefined
 }
 
@@ -29,7 +31,7 @@ export async function list (store: RedisSessionStore, output: Output, options: L
   progress.done(scanned)
 
   if (options.json) {
-    output.out(JSON.stringify({ prefix: store.prefix, sessions: shown, more }, null, 2) + '\n')
+    output.out(JSON.stringify({ prefix: store.prefix, sessions: shown.map((s) => withoutIds(s, options.showIds)), more }, null, 2) + '\n')
     return
   }
   if (shown.length === 0) {
@@ -38,9 +40,9 @@ export async function list (store: RedisSessionStore, output: Output, options: L
   }
   const now = Date.now()
   output.out(table(
-    ['ID', 'USER', 'CREATED', 'LAST SEEN', 'EXPIRES IN', 'TTL', 'FIELDS', 'SIZE'],
+    [options.showIds ? 'ID' : 'HANDLE', 'USER', 'CREATED', 'LAST SEEN', 'EXPIRES IN', 'TTL', 'FIELDS', 'SIZE'],
     shown.map((s) => [
-      s.id,
+      options.showIds ? s.id : s.handle,
       s.user === null ? '-' : cell(s.user, 24),
       when(s.createdAt, now),
       when(s.lastAccessedAt, now),

@@ -32,6 +32,8 @@ Connection (as the application's options)
 
 Output
   --json               one JSON document on stdout, for scripts
+  --show-ids           print session IDs and keys (each ID is a working cookie unless the app signs
+                       them); without it sessions are shown by their handles
   --user <user>        list: only this user's sessions; show/delete: find a handle in this user's index
   --limit <n>          list: at most n sessions (default: 100; 0 for all)
   --page-size <n>      keys per SCAN step and sessions read at once (default: 500)
@@ -54,6 +56,7 @@ const OPTIONS = {
   'sentinel-name': { type: 'string' },
   prefix: { type: 'string' },
   'hash-ids': { type: 'boolean' },
+  'show-ids': { type: 'boolean' },
   user: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
@@ -94,6 +97,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
       throw new CliError(EXIT.USAGE, wantsId ? `${command} takes one session ID or handle` : wantsArgument ? `${command} takes one user ID` : `${command} takes no arguments`)
     }
     const hashIds = values['hash-ids'] === true
+    const showIds = values['show-ids'] === true
     if (wantsId && !(hashIds ? HASHED.test(rest[0]) : isValidId(rest[0])) && !HANDLE.test(rest[0])) {
       throw new CliError(EXIT.USAGE, hashIds
         ? `${command}: with --hash-ids, give the 64 hex characters after the prefix (as list shows them) or a handle (22 characters of A-Z a-z 0-9 - _)`
@@ -125,8 +129,8 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
     // With --hash-ids the keys hold the IDs' hashes: the store then takes those hashes where it takes IDs.
     const store = new RedisSessionStore({ redis: connected.redis, prefix, timeout, ...(hashIds ? { [kByHash]: true } : {}) })
     switch (command) {
-      case 'list': await list(store, output, { limit, pageSize, user, json, progress }); break
-      case 'show': await show(store, output, rest[0], user, json); break
+      case 'list': await list(store, output, { limit, pageSize, user, json, showIds, progress }); break
+      case 'show': await show(store, output, rest[0], user, json, showIds); break
       case 'stats': await stats(store, output, { pageSize, sample, json, progress }); break
       case 'delete': await remove(store, output, rest[0], user, json); break
       case 'delete-user': await removeUser(store, output, rest[0], json); break
