@@ -38,6 +38,10 @@ export interface DemoOptions {
   logger?: FastifyServerOptions['logger']
   /** How the page tells you to run redis-cli against this Redis. Default `'redis-cli'`. */
   redisCli?: string
+  /** Sign the session cookie (the plugin's `secret`). Default: unsigned. The server passes SESSION_SECRET. */
+  secret?: string | string[]
+  /** The plugin's absoluteTtl: a session ends this many seconds after login however active. Default: none. */
+  absoluteTtl?: number
 }
 
 interface StaticFile { body: Buffer, type: string, etag: string }
@@ -109,7 +113,9 @@ export function buildApp (options: DemoOptions): FastifyInstance {
   app.register(redisSession, {
     redis: options.redis,
     ...(options.prefix !== undefined && { prefix: options.prefix }),
-    ...(options.timeout !== undefined && { timeout: options.timeout })
+    ...(options.timeout !== undefined && { timeout: options.timeout }),
+    ...(options.secret !== undefined && { secret: options.secret }),
+    ...(options.absoluteTtl !== undefined && { absoluteTtl: options.absoluteTtl })
   })
 
   app.setErrorHandler(function onError (err: FastifyError, request, reply) {

@@ -99,6 +99,11 @@ export function parseConfig (argv: string[], env: NodeJS.ProcessEnv): ServerConf
   return { port: httpPort, host, redisUrl: url.toString(), redisAddress, redisCli, help: values.help === true }
 }
 
+/** DEVELOPMENT ONLY: public, so it signs nothing an attacker could not sign too. Set SESSION_SECRET. */
+export const DEVELOPMENT_SECRET = 'development-only-secret-do-not-use-in-production'
+/** A demo session ends 8 hours after login, however active (the plugin's absoluteTtl). */
+export const ABSOLUTE_TTL = 8 * 3600
+
 /** The one line printed when Redis cannot be reached at start. */
 export function unreachableMessage (address: string, reason: string): string {
   return `Cannot reach Redis at ${address} (${reason}). Start one with \`redis-server\` (or \`docker compose up -d redis\`), or point the demo at yours with --redis-host/--redis-port or REDIS_URL.`
@@ -155,7 +160,17 @@ export async function main (argv = process.argv.slice(2), env = process.env): Pr
     return
   }
 
-  const app = buildApp({ redis, logger: { level: env.LOG_LEVEL ?? 'info' }, redisCli: config.redisCli })
+  // The cookie is signed: with SESSION_SECRET (comma-separated to rotate: the first signs), or with a
+  // development secret that everyone can read in this file, which is fine on your laptop only.
+  const secrets = (env.SESSION_SECRET ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const app = buildApp({
+    redis,
+    logger: { level: env.LOG_LEVEL ?? 'info' },
+    redisCli: config.redisCli,
+    secret: secrets.length > 0 ? secrets : DEVELOPMENT_SECRET,
+    absoluteTtl: ABSOLUTE_TTL
+  })
+  if (secrets.length === 0) app.log.warn('SESSION_SECRET is not set: signing session cookies with the public development secret; set SESSION_SECRET (at least 32 random characters) anywhere but your own machine')
   let down = false
   redis.on('reconnecting', () => {
     if (!down) app.log.warn({ redis: config.redisAddress }, 'lost the connection to Redis, reconnecting; pages answer 503 until it is back')

@@ -143,7 +143,8 @@ t.test('SIGTERM: stops accepting, finishes the request in flight, closes Redis, 
   })
   t.equal(login.status, 303)
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]
-  t.match(cookie, /^sid=/)
+  t.match(decodeURIComponent(cookie), /^sid=[A-Za-z0-9_-]{43}\.[A-Za-z0-9+/]{43}$/, 'the cookie is signed')
+  t.match(server.out(), /SESSION_SECRET is not set: signing session cookies with the public development secret/, 'and the development secret is called out')
 
   // Hold every Redis command for 1.5 s, so the next request is in flight when SIGTERM arrives.
   const ctl = new Redis(redisServer.url)
