@@ -703,7 +703,8 @@ export class Session {
     try {
       await this.#ctx.store.file(user, id, parseTtl(loaded.get(SESSION_TTL)) ?? this.#ctx.store.ttl, this.#budget())
     } catch (err) {
-      this.#request.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'fastify-redis-hash-session: could not extend the user\'s session index; the next load of this session files it again')
+      // The session by its handle (a short hash), never its ID.
+      this.#request.log.warn({ session: this.#ctx.store.handle(id), err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'fastify-redis-hash-session: could not extend the user\'s session index; the next load of this session files it again')
     }
   }
 
