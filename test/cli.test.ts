@@ -1,39 +1,21 @@
 // The inspection CLI, run as a user runs it: the real `bin` from package.json as a child process,
 // against a few hundred sessions on a single Redis and on a three-master Cluster. Each test checks
 // what it printed (tables, histograms, JSON) and what Redis holds afterwards, not only the exit code.
-import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import t from 'tap'
 import { Cluster, Redis } from 'ioredis'
 import { RedisSessionStore, generateId } from '../plugin'
 import { uniquePrefix } from './helpers/build'
+import { BIN, cli } from './helpers/cli'
 import { clusterReady, startRedisCluster } from './helpers/redis-cluster'
 import { startRedisSentinel } from './helpers/redis-sentinel'
 import { freePort, startRedisServer } from './helpers/redis-server'
 
-const root = join(__dirname, '..')
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-const BIN = join(root, pkg.bin['fastify-redis-hash-session'])
 const SESSIONS = 300
 
 t.before(() => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` (npm test does it first)`)
 })
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-function cli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 interface Seeded { ids: string[], short: Set<string>, withCart: number }
 

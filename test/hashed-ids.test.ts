@@ -2,29 +2,16 @@
 // key listing, MONITOR, SLOWLOG or a dump yields no usable cookie, while the plugin, the store API, the
 // user index, events and the CLI (--hash-ids) keep working. A private redis-server logs every command
 // to SLOWLOG, and a MONITOR client records every command of the run.
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import t from 'tap'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import redisSession from '../plugin'
 import { Agent, sessionRoutes, uniquePrefix } from './helpers/build'
+import { cli } from './helpers/cli'
 import { startRedisServer } from './helpers/redis-server'
 
 const sha256 = (id: string): string => createHash('sha256').update(id).digest('hex')
-
-function cli (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, '..', 'dist/plugin/cli/index.js'), ...args], { timeout: 30_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 t.test('no raw session ID anywhere in Redis, and everything still works', async (t) => {
   const server = await startRedisServer(t, ['--slowlog-log-slower-than', '0', '--slowlog-max-len', '100000'])
