@@ -238,7 +238,7 @@ function resolveSecrets (secret: unknown): readonly string[] | undefined {
   if (secret === undefined) return undefined
   const secrets = typeof secret === 'string' ? [secret] : secret
   if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new InvalidOptionError('secret', `expected a string of at least ${MIN_SECRET_LENGTH} characters, or a non-empty array of them (the first signs, all verify), got ${describeValue(secret)}`)
+    throw new InvalidOptionError('secret', `expected a string of at least ${MIN_SECRET_LENGTH} characters, or a non-empty array of them (the first signs, all verify), got ${Array.isArray(secrets) ? 'an empty array (is the secret\'s environment variable set?)' : describeValue(secret)}`)
   }
   for (const [i, s] of secrets.entries()) {
     if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH) {

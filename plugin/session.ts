@@ -364,7 +364,7 @@ export class Session {
     this.#writable().set(SESSION_TTL, String(seconds))
     // A longer TTL: the user's index must live as long.
     const user = this.#fields.get(SESSION_USER)
-    if (user !== undefined) await this.#ctx.store.file(user, id, seconds, this.#budget())
+    if (user !== undefined) await this.#ctx.store.file(user, id, seconds, this.#budget(), this.#fields.get(SESSION_EXPIRES))
     // A new expiry: on a lazy route that is its slide.
     this.#wrote(this.#state === LAZY)
   }
@@ -380,11 +380,13 @@ export class Session {
     const oldId = this.#id
     const id = generateId()
     const deadline = this.#budget()
+    const end = store.newSessionEnd()
     if (user !== undefined) {
       fields.set(SESSION_USER, user)
       if (label !== '') fields.set(SESSION_LABEL, label)
+      if (end !== undefined) fields.set(SESSION_EXPIRES, end)
       // Filed before it exists: a live session is never missing from its user's index.
-      await store.file(user, id, ttl, deadline)
+      await store.file(user, id, ttl, deadline, end)
     }
     // A fresh session: what this request changed so far belonged to the old one.
     this.#pending = undefined
@@ -399,7 +401,7 @@ export class Session {
     ])
     this.#adopt(id, written)
     // Filed again now that it exists: a listing between the two steps may have pruned the entry.
-    if (user !== undefined) await store.file(user, id, ttl, deadline).catch(noop)
+    if (user !== undefined) await store.file(user, id, ttl, deadline, end).catch(noop)
     // A login over a live session ends it.
     if (retired) store.event('destroyed', oldId as string, oldUser)
     store.event('created', id, user)
@@ -470,7 +472,7 @@ export class Session {
     const id = generateId()
     let written: Map<string, string>
     try {
-      if (user !== undefined) await store.file(user, id, ttl, deadline)
+      if (user !== undefined) await store.file(user, id, ttl, deadline, expires)
       written = await store.write(id, fields, ttl, deadline, latest.get(CREATED_AT))
     } catch (err) {
       // The new key was not confirmed: put the session back under its old ID, so a failed rotation
@@ -481,7 +483,7 @@ export class Session {
       throw err
     }
     this.#adopt(id, written)
-    if (user !== undefined) await store.file(user, id, ttl, deadline).catch(noop)
+    if (user !== undefined) await store.file(user, id, ttl, deadline, expires).catch(noop)
     store.event('regenerated', id, user, oldId)
     return id
   }
@@ -520,7 +522,7 @@ export class Session {
     const id = this.#id
     if (id === undefined) throw new NoSessionError('setUser')
     const store = this.#ctx.store
-    if (!await store.assignUser(id, user, label, this.ttl, this.#budget())) throw this.#gone()
+    if (!await store.assignUser(id, user, label, this.ttl, this.#budget(), this.#fields.get(SESSION_EXPIRES))) throw this.#gone()
     const fields = this.#writable()
     fields.set(SESSION_USER, user)
     if (label === '') fields.delete(SESSION_LABEL)
@@ -701,7 +703,7 @@ export class Session {
   /** After a load slid a user's session: extend the index with it (onSend waits; a failure only warns). */
   async #refile (id: string, user: string, loaded: ReadonlyMap<string, string>): Promise<void> {
     try {
-      await this.#ctx.store.file(user, id, parseTtl(loaded.get(SESSION_TTL)) ?? this.#ctx.store.ttl, this.#budget())
+      await this.#ctx.store.file(user, id, parseTtl(loaded.get(SESSION_TTL)) ?? this.#ctx.store.ttl, this.#budget(), loaded.get(SESSION_EXPIRES))
     } catch (err) {
       // The session by its handle (a short hash), never its ID.
       this.#request.log.warn({ session: this.#ctx.store.handle(id), err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'fastify-redis-hash-session: could not extend the user\'s session index; the next load of this session files it again')

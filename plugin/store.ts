@@ -282,7 +282,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     const fields = await this.#read(id, deadline)
     if (fields === null || fields === ROTATED) return false
     const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
-    return await this.assignUser(id, user, label, ttl, deadline)
+    return await this.assignUser(id, user, label, ttl, deadline, fields.get(SESSION_EXPIRES))
   }
 
   /**
@@ -292,8 +292,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   async listUserSessions (user: string): Promise<UserSession[]> {
     checkUser(user)
     const deadline = this.#deadline()
-    const index = this.userIndexKey(user)
-    const members = await this.#send(deadline, false, () => this.#users.zrange(index, 0, -1))
+    const [members, scores] = await this.#entries(user, deadline)
     const found = await Promise.all(members.map((member) => this.#send(deadline, false, () => this.#users.fastifySessionDescribe(this.#options.prefix + member, user))))
     const sessions: UserSession[] = []
     const stale: string[] = []
@@ -301,7 +300,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     for (let i = 0; i < members.length; i++) {
       const row = found[i]
       if (row === null) {
-        stale.push(members[i])
+        stale.push(members[i], scores[i])
         continue
       }
       const [createdAt, lastAccessedAt, label, left] = row
@@ -313,7 +312,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
         label: label === '' ? undefined : label
       })
     }
-    if (stale.length > 0) await this.#unfileRefs(user, stale, deadline)
+    if (stale.length > 0) await this.#prune(user, stale, deadline)
     return sessions.sort((a, b) => b.lastAccessedAt.getTime() - a.lastAccessedAt.getTime())
   }
 
@@ -322,11 +321,12 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     checkUser(user)
     if (typeof handle !== 'string') return false
     const deadline = this.#deadline()
-    const members = await this.#send(deadline, false, () => this.#users.zrange(this.userIndexKey(user), 0, -1))
-    const member = members.find((m) => handleOf(m) === handle)
-    if (member === undefined) return false
+    const [members, scores] = await this.#entries(user, deadline)
+    const i = members.findIndex((m) => handleOf(m) === handle)
+    if (i === -1) return false
+    const member = members[i]
     const deleted = await this.#send(deadline, true, () => this.#users.fastifySessionDestroyForUser(this.#options.prefix + member, user))
-    await this.#unfileRefs(user, [member], deadline)
+    await this.#prune(user, [member, scores[i]], deadline)
     if (deleted === 1) this.#eventForRef('destroyed', member, user)
     return deleted === 1
   }
@@ -342,8 +342,14 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
       throw new InvalidValueError('(except)', 'expected a session handle (request.session.handle), got ' + describe(options.except) + '; on a lazy route, call `await request.session.load()` first')
     }
     const deadline = this.#deadline()
-    const members = (await this.#send(deadline, false, () => this.#users.zrange(this.userIndexKey(user), 0, -1)))
-      .filter((m) => options.except === undefined || handleOf(m) !== options.except)
+    const [all, allScores] = await this.#entries(user, deadline)
+    const members: string[] = []
+    const read: string[] = []
+    for (const [i, m] of all.entries()) {
+      if (options.except !== undefined && handleOf(m) === options.except) continue
+      members.push(m)
+      read.push(m, allScores[i])
+    }
     if (members.length === 0) return 0
     // Each session is its own key (its own slot on a Cluster): one script each, sent together. Every
     // confirmed delete counts and is reported, even when another fails; then the failure is thrown.
@@ -356,7 +362,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     }
     for (const member of ended) this.#eventForRef('destroyed', member, user)
     if (failure !== undefined) throw failure
-    await this.#unfileRefs(user, members, deadline).catch(noop)
+    // Entries filed again meanwhile (a login still being written) stay: see PRUNE.
+    await this.#prune(user, read, deadline).catch(noop)
     return ended.length
   }
 
@@ -364,6 +371,23 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   async userMembers (user: string): Promise<string[]> {
     checkUser(user)
     return await this.#send(this.#deadline(), false, () => this.#users.zrange(this.userIndexKey(user), 0, -1))
+  }
+
+  /** A user's index: its members (refs) and their scores, as Redis formats them. */
+  async #entries (user: string, deadline: Deadline): Promise<[string[], string[]]> {
+    const flat = await this.#send(deadline, false, () => this.#users.zrange(this.userIndexKey(user), 0, -1, 'WITHSCORES'))
+    const members: string[] = []
+    const scores: string[] = []
+    for (let i = 0; i < flat.length; i += 2) {
+      members.push(flat[i])
+      scores.push(flat[i + 1])
+    }
+    return [members, scores]
+  }
+
+  /** Remove index entries found stale, each only if it still has the score it was read with. */
+  async #prune (user: string, membersAndScores: string[], deadline: Deadline): Promise<void> {
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserPrune(this.userIndexKey(user), ...membersAndScores))
   }
 
   /** The public handle of a session ID: what listUserSessions() shows for it. */
@@ -375,8 +399,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * @internal File a session under a user: the index first (so a live session is never missing from
    * it), then the session's own fields. False when the session is gone (its index entry is removed).
    */
-  async assignUser (id: string, user: string, label: string, ttl: number, deadline: Deadline): Promise<boolean> {
-    await this.file(user, id, ttl, deadline)
+  async assignUser (id: string, user: string, label: string, ttl: number, deadline: Deadline, endsAt?: string): Promise<boolean> {
+    await this.file(user, id, ttl, deadline, endsAt)
     const previous = await this.#send(deadline, true, () => this.#users.fastifySessionSetUser(this.key(id), user, label))
     if (previous === null) {
       await this.unfile(user, [id], deadline)
@@ -384,7 +408,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     }
     // Filed again now that the session says so: a listing that ran between the two steps may have
     // pruned the entry, seeing a session not (yet) filed under the user.
-    await this.file(user, id, ttl, deadline)
+    await this.file(user, id, ttl, deadline, endsAt)
     // Moved from another user: that index no longer lists it (a stale entry would be pruned anyway).
     if (previous !== '' && previous !== user) await this.unfile(previous, [id], deadline).catch(noop)
     return true
@@ -395,9 +419,20 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     await this.#send(deadline, true, () => this.#users.fastifySessionUserUnfile(this.userIndexKey(user), ...refs))
   }
 
-  /** @internal Add (or renew) a session in its user's index, which then expires with its longest-lived entry. */
-  async file (user: string, id: string, ttl: number, deadline: Deadline): Promise<void> {
-    await this.#send(deadline, true, () => this.#users.fastifySessionUserFile(this.userIndexKey(user), this.#ref(id), ttl * 1000 + SLACK_MS))
+  /**
+   * @internal Add (or renew) a session in its user's index, which then expires with its longest-lived
+   * entry: the session's TTL from now, or its absolute end (`endsAt`, Unix seconds) when that is sooner.
+   */
+  async file (user: string, id: string, ttl: number, deadline: Deadline, endsAt?: string): Promise<void> {
+    const end = endsAt === undefined ? Infinity : Number(endsAt) * 1000 - Date.now()
+    const keepMs = Math.max(0, Math.min(ttl * 1000, end)) + SLACK_MS
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserFile(this.userIndexKey(user), this.#ref(id), keepMs))
+  }
+
+  /** @internal A new session's absolute end (Unix seconds) under absoluteTtl, for filing it before it is written. */
+  newSessionEnd (): string | undefined {
+    const absolute = this.#options.absoluteTtl
+    return absolute > 0 ? String(Math.floor(Date.now() / 1000) + absolute) : undefined
   }
 
   /** @internal Remove sessions, by their IDs, from a user's index. */
@@ -487,9 +522,12 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     hash.set(CREATED_AT, createdAt ?? now)
     hash.set(LAST_ACCESSED_AT, now)
     hash.set(SESSION_TTL, String(ttl))
-    // A new session (not a regenerate(), which brings its own) gets its absolute end.
-    const absolute = this.#options.absoluteTtl
-    if (absolute > 0 && createdAt === undefined) hash.set(SESSION_EXPIRES, String(Math.floor(Date.now() / 1000) + absolute))
+    // A new session (not a regenerate(), which brings its own) gets its absolute end, unless the
+    // caller decided it already (create() with a user files the session under it first).
+    if (createdAt === undefined && !hash.has(SESSION_EXPIRES)) {
+      const end = this.newSessionEnd()
+      if (end !== undefined) hash.set(SESSION_EXPIRES, end)
+    }
     this.#checkSize(hash)
     // 256 random bits never collide in practice; the script still refuses to overwrite a key.
     if (await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'new', ttl, ...flatten(hash))) !== 1) {

@@ -43,11 +43,12 @@ export function handleOf (member: string): string {
  */
 const FILE = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Milliseconds with the microseconds as a fraction: every filing gives a new score (see PRUNE).
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], last[2])
+redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(last[2])))
 return 1
 `
 
@@ -55,6 +56,22 @@ return 1
  * Remove members from an index; the index goes when it is empty. KEYS[1] = the index, ARGV = members.
  * Returns how many were removed.
  */
+/**
+ * Remove entries that a caller found stale, but only if each still has the score the caller read:
+ * an entry filed again meanwhile (a login whose session was not written yet when the caller looked)
+ * stays. KEYS[1] = the index, ARGV = member, score, member, score, ... Returns how many were removed.
+ */
+const PRUNE = `
+local removed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+return removed
+`
+
 const UNFILE = `
 local removed = redis.call('ZREM', KEYS[1], unpack(ARGV))
 if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
@@ -100,6 +117,7 @@ return 1
 const SCRIPTS = {
   fastifySessionUserFile: FILE,
   fastifySessionUserUnfile: UNFILE,
+  fastifySessionUserPrune: PRUNE,
   fastifySessionSetUser: SET_USER,
   fastifySessionDescribe: DESCRIBE,
   fastifySessionDestroyForUser: DESTROY_FOR_USER
@@ -111,10 +129,11 @@ export const USER_SCRIPT_NAMES = Object.keys(SCRIPTS) as Array<keyof typeof SCRI
 export type UserIndexRedis = RedisClient & {
   fastifySessionUserFile (index: string, member: string, keepMs: number): Promise<number>
   fastifySessionUserUnfile (index: string, ...members: string[]): Promise<number>
+  fastifySessionUserPrune (index: string, ...membersAndScores: string[]): Promise<number>
   fastifySessionSetUser (key: string, user: string, label: string): Promise<string | null>
   fastifySessionDescribe (key: string, user: string): Promise<[string, string, string, number] | null>
   fastifySessionDestroyForUser (key: string, user: string): Promise<number>
-  zrange (key: string, start: number, stop: number): Promise<string[]>
+  zrange (key: string, start: number, stop: number, withScores?: 'WITHSCORES'): Promise<string[]>
 }
 
 export function defineUserIndexScripts (redis: RedisClient): UserIndexRedis {

@@ -66,6 +66,18 @@ t.test('past the end, no write keeps the session alive: lazy routes, setTtl, the
   t.equal(await app.sessionStore.getSession(id, { refreshTtl: false }), null)
 })
 
+t.test('a user\'s index expires with the absolute end, not the idle TTL', async (t) => {
+  const { app, redis, prefix } = await build(t, { ttl: 600, absoluteTtl: 4 }, (app) => {
+    app.post('/login', async (request) => { await request.session.create({}, { user: 'carl' }); return { ok: true } })
+    app.get('/me', async (request) => ({ user: request.session.user ?? null }))
+  })
+  const agent = new Agent(app)
+  await agent.post('/login')
+  t.ok(await redis.pttl(prefix + 'user:carl') <= 6001, 'at most the end plus 2 s after login')
+  await agent.get('/me') // a load files it again: still capped by the end
+  t.ok(await redis.pttl(prefix + 'user:carl') <= 6001, 'and after a load')
+})
+
 t.test('off by default; created while set, kept when it is not', async (t) => {
   const { app, redis, key } = await build(t, {})
   const agent = new Agent(app)

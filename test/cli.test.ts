@@ -283,6 +283,21 @@ t.test('errors: one line on stderr and an exit code a script can tell apart', as
     t.equal(run.stderr.trimEnd().split('\n').length, 1, 'one line')
   }
 
+  // A password-protected Redis: the password from $REDISCLI_AUTH, as for redis-cli, never the command line.
+  // (Set after start: the helper's readiness probe has no password.)
+  const locked = await startRedisServer(t)
+  const lock = new Redis(locked.url)
+  await lock.config('SET', 'requirepass', 'a-password-for-the-test')
+  lock.disconnect()
+  const noAuth = await cli(['list', '--url', locked.url])
+  t.equal(noAuth.code, 4)
+  t.match(noAuth.stderr, /^fastify-redis-hash-session: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(NOAUTH\); Redis wants a password: put it in \$REDISCLI_AUTH/)
+  const wrong = await cli(['list', '--url', locked.url], { REDISCLI_AUTH: 'wrong' })
+  t.match(wrong.stderr, /\(WRONGPASS\)/)
+  const authed = await cli(['list', '--url', locked.url, '--prefix', uniquePrefix()], { REDISCLI_AUTH: 'a-password-for-the-test' })
+  t.equal(authed.code, 0, authed.stderr)
+  t.match(authed.stdout, /^No sessions under the prefix/)
+
   const help = await cli(['--help'])
   t.equal(help.code, 0)
   t.match(help.stdout, /^Usage: fastify-redis-hash-session <command> \[options\]/)

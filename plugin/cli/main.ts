@@ -28,6 +28,9 @@ Connection (as the application's options)
   --sentinel-name <n>  the master's name at the Sentinels (default: mymaster)
   --prefix <prefix>    the plugin's prefix option (default: session:)
   --hash-ids           the application has hashIds: true (keys hold the IDs' SHA-256)
+  --redis-user <name>  ACL user for --cluster/--sentinel nodes; the password comes from $REDISCLI_AUTH
+                       (as for redis-cli), never from the command line (a --url carries its own)
+  --tls                connect to --cluster/--sentinel nodes over TLS (a --url says rediss://)
   --timeout <ms>       wait at most this long for each Redis call (default: 5000)
 
 Output
@@ -54,6 +57,8 @@ const OPTIONS = {
   cluster: { type: 'string' },
   sentinel: { type: 'string' },
   'sentinel-name': { type: 'string' },
+  'redis-user': { type: 'string' },
+  tls: { type: 'boolean' },
   prefix: { type: 'string' },
   'hash-ids': { type: 'boolean' },
   'show-ids': { type: 'boolean' },
@@ -123,6 +128,9 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
       cluster: values.cluster,
       sentinel: values.sentinel,
       sentinelName: values['sentinel-name'] ?? 'mymaster',
+      username: values['redis-user'],
+      password: env.REDISCLI_AUTH === undefined || env.REDISCLI_AUTH === '' ? undefined : env.REDISCLI_AUTH,
+      tls: values.tls === true,
       timeout
     })
     redis = connected.redis
