@@ -446,7 +446,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /**
    * Every session ID under the prefix: SCAN (never KEYS) for hashes, `count` keys per step, on every
    * master of a Cluster one after another. A session that lives through the whole scan is seen at
-   * least once (SCAN's guarantee; one may be seen twice while Redis resizes its table); keys whose
+   * least once (SCAN's guarantee; one may be seen twice while Redis resizes its table, and on a
+   * Cluster one whose slot moves to an already scanned master meanwhile is missed); keys whose
    * name is not a session ID are skipped. A rotation marker is a hash too: getSession() answers null for it.
    */
   async * sessionIds (options: { count?: number } = {}): AsyncGenerator<string> {
