@@ -414,11 +414,6 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     return true
   }
 
-  /** @internal Remove sessions, by their index members (refs), from a user's index. */
-  async #unfileRefs (user: string, refs: string[], deadline: Deadline): Promise<void> {
-    await this.#send(deadline, true, () => this.#users.fastifySessionUserUnfile(this.userIndexKey(user), ...refs))
-  }
-
   /**
    * @internal Add (or renew) a session in its user's index, which then expires with its longest-lived
    * entry: the session's TTL from now, or its absolute end (`endsAt`, Unix seconds) when that is sooner.
@@ -437,7 +432,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
 
   /** @internal Remove sessions, by their IDs, from a user's index. */
   async unfile (user: string, ids: string[], deadline: Deadline): Promise<void> {
-    await this.#unfileRefs(user, ids.map(this.#ref), deadline)
+    const refs = ids.map(this.#ref)
+    await this.#send(deadline, true, () => this.#users.fastifySessionUserUnfile(this.userIndexKey(user), ...refs))
   }
 
   // ---------------------------------------------------------------------------------------------
