@@ -298,6 +298,21 @@ t.test('errors: one line on stderr and an exit code a script can tell apart', as
   t.equal(authed.code, 0, authed.stderr)
   t.match(authed.stdout, /^No sessions under the prefix/)
 
+  // IDs and handles are base64url: one may start with "-", and is still an ID, not an option.
+  const dashed = '-' + 'A'.repeat(42)
+  const direct = new Redis(server.url)
+  const dashPrefix = uniquePrefix()
+  const now = new Date().toISOString()
+  await direct.hset(dashPrefix + dashed, { created_at: now, last_accessed_at: now, session_ttl: '60', username: 'dash' })
+  await direct.expire(dashPrefix + dashed, 60)
+  const dashShow = await cli(['show', dashed, '--url', server.url, '--prefix', dashPrefix])
+  t.equal(dashShow.code, 0, dashShow.stderr)
+  t.match(dashShow.stdout, /^username +dash$/m)
+  const dashDelete = await cli(['delete', '--url', server.url, dashed, '--prefix', dashPrefix])
+  t.equal(dashDelete.code, 0, dashDelete.stderr)
+  t.equal(await direct.exists(dashPrefix + dashed), 0)
+  direct.disconnect()
+
   const help = await cli(['--help'])
   t.equal(help.code, 0)
   t.match(help.stdout, /^Usage: fastify-redis-hash-session <command> \[options\]/)

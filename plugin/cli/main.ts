@@ -73,6 +73,19 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' }
 } as const
 
+/**
+ * A session ID or handle may start with "-" (base64url), which parseArgs would take for an option: a
+ * word of exactly such a shape (no option is 22, 43 or 64 characters long) is moved behind "--".
+ */
+function positionalIds (argv: string[]): string[] {
+  const end = argv.indexOf('--')
+  const head = end === -1 ? argv : argv.slice(0, end)
+  const tail = end === -1 ? [] : argv.slice(end + 1)
+  const ids = head.filter((word) => word.startsWith('-') && (isValidId(word) || HANDLE.test(word)))
+  if (ids.length === 0) return argv
+  return [...head.filter((word) => !ids.includes(word)), '--', ...ids, ...tail]
+}
+
 function count (flag: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback
   if (!/^\d{1,9}$/.test(value) || Number(value) < min) throw new CliError(EXIT.USAGE, `--${flag} expects a whole number of at least ${min}, got "${value}"`)
@@ -85,7 +98,7 @@ export async function main (argv: string[], env: NodeJS.ProcessEnv, output: Outp
   try {
     let parsed
     try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+      parsed = parseArgs({ args: positionalIds(argv), options: OPTIONS, allowPositionals: true, strict: true })
     } catch (err) {
       throw new CliError(EXIT.USAGE, `${(err as Error).message.split('\n')[0]} (see --help)`)
     }
