@@ -21,6 +21,8 @@ export interface SessionEvents {
   created: [SessionEvent]
   /** regenerate(): the session moved to a new ID. */
   regenerated: [RegeneratedEvent]
+  /** The renewal timeout (rotateAfter): the plugin moved the session to a new ID during a request. */
+  rotated: [RegeneratedEvent]
   /** A session ended on purpose: destroy(), deleteSession(), destroyUserSession(s), or a login over it. */
   destroyed: [SessionEvent]
 }
@@ -31,5 +33,6 @@ export type SessionEventName = keyof SessionEvents
 export const CHANNELS = {
   created: channel('fastify-redis-hash-session:created'),
   regenerated: channel('fastify-redis-hash-session:regenerated'),
+  rotated: channel('fastify-redis-hash-session:rotated'),
   destroyed: channel('fastify-redis-hash-session:destroyed')
 } as const

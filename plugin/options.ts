@@ -48,11 +48,17 @@ export interface ResolvedPluginOptions {
   readonly secrets: readonly string[] | undefined
   /** A load that finds Redis unavailable: a 503 ('fail') or a request without a session ('anonymous'). */
   readonly onUnavailable: 'fail' | 'anonymous'
+  /** The renewal timeout in seconds; 0: off. */
+  readonly rotateAfter: number
+  /** With rotateAfter: the old ID's grace window, in ms. */
+  readonly rotateGraceMs: number
 }
 
 const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'hashIds', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes', 'maxFields', 'maxSessionBytes']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
-const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'clearSiteData', 'onUnavailable']
+const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'clearSiteData', 'onUnavailable', 'rotateAfter', 'rotateGrace']
+/** A renewal's old ID serves requests at most this long: the rotation marker's own life (ROTATION_MARKER_TTL). */
+const MAX_ROTATE_GRACE = 60
 /** HMAC-SHA256 keys shorter than this are guessable in practice (@fastify/session asks for 32 as well). */
 const MIN_SECRET_LENGTH = 32
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority']
@@ -206,6 +212,11 @@ export function resolvePluginOptions (options: RedisSessionOptions): ResolvedPlu
   }
   const cookie = resolveCookie(options.cookie)
   checkCookiePrefix(cookieName, cookie)
+  const rotateAfter = integer('rotateAfter', options.rotateAfter, 0, 0, MAX_TTL)
+  if (rotateAfter === 0 && options.rotateGrace !== undefined) {
+    throw new InvalidOptionError('rotateGrace', 'applies only with rotateAfter: set rotateAfter (seconds after which an ID is renewed), or remove rotateGrace')
+  }
+  const rotateGrace = integer('rotateGrace', options.rotateGrace, 5, 0, MAX_ROTATE_GRACE)
   return Object.freeze({
     redis,
     store: Object.freeze(storeSettings(options)),
@@ -213,7 +224,9 @@ export function resolvePluginOptions (options: RedisSessionOptions): ResolvedPlu
     cookie,
     secrets: resolveSecrets(options.secret),
     clearSiteData: boolean('clearSiteData', options.clearSiteData, false),
-    onUnavailable
+    onUnavailable,
+    rotateAfter,
+    rotateGraceMs: rotateGrace * 1000
   })
 }
 

@@ -32,7 +32,9 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     store,
     cookie: new SessionCookie(opts.cookieName, opts.cookie, signer === undefined ? undefined : (id) => signer.sign(id)),
     rolling: opts.cookie.maxAge !== undefined,
-    degraded: opts.onUnavailable === 'anonymous' ? warnDegraded(new Warnings(fastify.log)) : undefined
+    degraded: opts.onUnavailable === 'anonymous' ? warnDegraded(new Warnings(fastify.log)) : undefined,
+    rotateAfter: opts.rotateAfter,
+    rotateGraceMs: opts.rotateGraceMs
   }
 
   fastify.decorate('sessionStore', { getter: () => store })

@@ -9,6 +9,10 @@
 // never creates a session lazily (see session.ts), so it cannot replace the browser's new cookie.
 // A logout that meets a marker marks it `destroyed_at`, so a failed regenerate() cannot put the
 // session back afterwards.
+// The renewal timeout (rotateAfter) moves a session the same way, but its marker also forwards: it
+// holds `rotated_to` (what follows the prefix in the new key) and `forward_until` (ms, Redis's clock),
+// the end of the grace window. Until then a load or write that meets it answers { rotated_to } (a
+// one-element array), and the plugin serves that request from the new key without giving it the new ID.
 import type { RedisClient } from './types'
 
 // Lua's unpack() fails beyond about 8,000 values, so field lists are sent to Redis in chunks.
@@ -55,6 +59,17 @@ local function ended ()
 end
 `
 
+// A renewal's marker within its grace window (and not logged out since): { the new key's ref }, else nil.
+const FORWARD = `
+local function forward ()
+  local v = redis.call('HMGET', KEYS[1], 'rotated_to', 'forward_until', 'destroyed_at')
+  if not v[1] or v[3] then return nil end
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) < tonumber(v[2]) then return { v[1] } end
+  return nil
+end
+`
+
 // After a write on a lazy route (no load in onRequest, so nothing slid the session yet): slide it
 // as the load would have. now = '' slides nothing (a loaded request's load already did).
 const SLIDE = VALID_TTL + CAPPED + `
@@ -72,12 +87,13 @@ end
  * seconds ago (capped at half its own TTL, so a short session keeps most of its life) is returned as
  * it is, nothing written. Decided from the key's remaining TTL, so by Redis's clock alone: app
  * servers' clocks and the stored last_accessed_at (whatever it holds) play no part.
- * Returns false when the key does not exist, 0 for a rotation marker (both: nothing written), or
+ * Returns false when the key does not exist, 0 for a rotation marker, { ref } for a renewal's marker
+ * within its grace window (all three: nothing written), or
  * the hash as a flat [field, value, ...] array with last_accessed_at as it now stands (ARGV[1] when
  * it was touched). When Redis refuses the write (OOM under noeviction, say) the session is still
  * returned, unslid, with Redis's error as one extra last element.
  */
-const LOAD = VALID_TTL + `
+const LOAD = VALID_TTL + FORWARD + `
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return false end
 local ttl, live, touched, hard
@@ -88,7 +104,7 @@ for i = 1, #h, 2 do
   elseif f == 'last_accessed_at' then touched = i + 1
   elseif f == 'session_expires' then hard = tonumber(h[i + 1]) end
 end
-if not live then return 0 end
+if not live then return forward() or 0 end
 ttl = ttl or tonumber(ARGV[2])
 -- absoluteTtl: past its end the session is over, however fresh its idle TTL; before, no slide
 -- reaches past it.
@@ -141,15 +157,16 @@ return 1
  * ARGV[1] = now to slide (a lazy route) or '', ARGV[2] = the default TTL, ARGV[3] = maxFields and
  * ARGV[4] = maxSessionBytes (0: no limit; over one: a SIZE_LIMIT error, nothing written), ARGV[5] = n,
  * then n field/value pairs to set, then the fields to delete.
- * Returns 1 when written, 0 when the session was gone.
+ * Returns 1 when written, 0 when the session was gone, { ref } at a renewal's marker (nothing written).
  */
-const PERSIST = CHUNKED + SLIDE + ENDED + `
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 or ended() then return 0 end
+const PERSIST = CHUNKED + SLIDE + ENDED + FORWARD + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return forward() or 0 end
+if ended() then return 0 end
 local n = tonumber(ARGV[5])
 -- maxFields / maxSessionBytes (ARGV[3], ARGV[4]; 0: none): the session as it would be, checked before writing.
 local max_fields, max_bytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 if max_fields > 0 or max_bytes > 0 then
-  local reserved = { created_at = true, last_accessed_at = true, session_ttl = true, session_expires = true, session_user = true, session_label = true }
+  local reserved = { created_at = true, last_accessed_at = true, session_ttl = true, session_expires = true, session_user = true, session_label = true, session_issued = true }
   local size = {}
   local h = redis.call('HGETALL', KEYS[1])
   for i = 1, #h, 2 do size[h[i]] = #h[i] + #h[i + 1] end
@@ -174,16 +191,18 @@ return 1
  * the result stays an exact JavaScript integer (Redis goes to 2^63, a JS number exactly to 2^53).
  * ARGV[1] = field, ARGV[2] = increment, ARGV[3] = now to slide (a lazy route) or '', ARGV[4] = the
  * default TTL, ARGV[5] = maxFields (0: none; a new field over it: a SIZE_LIMIT error). Returns the new value as a string (its digits, exactly: an integer reply can come out
- * of the client's parser rounded near 2^53), or nil when the session is gone (nothing written then).
+ * of the client's parser rounded near 2^53), nil when the session is gone, { ref } at a renewal's marker
+ * (nothing written in either case).
  */
-const INCREMENT = SLIDE + ENDED + `
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 or ended() then return false end
+const INCREMENT = SLIDE + ENDED + FORWARD + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return forward() or false end
+if ended() then return false end
 -- maxFields (ARGV[5]; 0: none): a new counter field must fit. Reserved fields are not counted.
 local max_fields = tonumber(ARGV[5] or '0')
 if max_fields > 0 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   local fields = 0
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if f ~= 'created_at' and f ~= 'last_accessed_at' and f ~= 'session_ttl' and f ~= 'session_expires' and f ~= 'session_user' and f ~= 'session_label' then fields = fields + 1 end
+    if f ~= 'created_at' and f ~= 'last_accessed_at' and f ~= 'session_ttl' and f ~= 'session_expires' and f ~= 'session_user' and f ~= 'session_label' and f ~= 'session_issued' then fields = fields + 1 end
   end
   if fields + 1 > max_fields then return redis.error_reply('SIZE_LIMIT fields ' .. (fields + 1) .. ' ' .. max_fields) end
 end
@@ -202,10 +221,11 @@ return redis.call('HGET', KEYS[1], ARGV[1])
 
 /**
  * Change a session's own TTL: the stored session_ttl and the key's expiry together.
- * ARGV[1] = TTL in seconds. Returns 1, or 0 when the session is gone.
+ * ARGV[1] = TTL in seconds. Returns 1, 0 when the session is gone, or { ref } at a renewal's marker.
  */
-const SET_TTL = CAPPED + ENDED + `
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 or ended() then return 0 end
+const SET_TTL = CAPPED + ENDED + FORWARD + `
+if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return forward() or 0 end
+if ended() then return 0 end
 redis.call('HSET', KEYS[1], 'session_ttl', ARGV[1])
 redis.call('EXPIRE', KEYS[1], capped(tonumber(ARGV[1])))
 return 1
@@ -221,11 +241,12 @@ return redis.call('TTL', KEYS[1])
 // comes first: under maxmemory with noeviction Redis refuses a script's first write that needs memory
 // (HSET) but never a DEL, so the other order would delete the session and then write the marker,
 // leaving the user logged out behind a "nothing was written". This way OOM refuses the whole step.
+// Extra field/value pairs (a renewal's forward) go into the marker with rotated_at.
 const RETIRE = `
-local function retire ()
-  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1])
+local function retire (...)
+  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1], ...)
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1])
+  redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1], ...)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 `
@@ -247,6 +268,24 @@ return {}
 `
 
 /**
+ * The renewal timeout (rotateAfter): as TAKE, but the marker forwards to the new key until the grace
+ * window ends. ARGV[1] = now, ARGV[2] = the marker's TTL, ARGV[3] = the new key's ref, ARGV[4] = the
+ * grace window in ms. Returns the hash; { ref } when another request renewed it first (a forwarding
+ * marker); empty when the session is gone.
+ */
+const RENEW = RETIRE + FORWARD + `
+local h = redis.call('HGETALL', KEYS[1])
+for i = 1, #h, 2 do
+  if h[i] == 'created_at' then
+    local t = redis.call('TIME')
+    retire('rotated_to', ARGV[3], 'forward_until', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[4]))
+    return h
+  end
+end
+return forward() or {}
+`
+
+/**
  * create() over a live session (a login): leave a rotation marker at the old ID.
  * Returns 1 when there was a live session, 0 otherwise (nothing written then).
  */
@@ -260,16 +299,19 @@ return 1
  * destroy(): delete a live session; where a login or regenerate() left a rotation marker, keep the
  * marker (requests still carrying the old ID must keep seeing it) and mark it destroyed, so a failed
  * regenerate() elsewhere cannot put the session back. ARGV[1] = now.
- * Returns 1 when a session was deleted, 2 when a marker was marked, 0 when there was neither.
+ * Returns 1 when a session was deleted, 2 when a marker was marked, 0 when there was neither, and
+ * { ref } when the marker was a renewal's within its grace window: the session lives on there, and
+ * the caller destroys it too.
  */
-const DESTROY = `
+const DESTROY = FORWARD + `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 1 then
   redis.call('DEL', KEYS[1])
   return 1
 end
 if redis.call('HEXISTS', KEYS[1], 'rotated_at') == 0 then return 0 end
+local to = forward()
 redis.call('HSET', KEYS[1], 'destroyed_at', ARGV[1])
-return 2
+return to or 2
 `
 
 const SCRIPTS = {
@@ -280,6 +322,7 @@ const SCRIPTS = {
   fastifySessionSetTtl: SET_TTL,
   fastifySessionRemaining: REMAINING,
   fastifySessionTake: TAKE,
+  fastifySessionRenew: RENEW,
   fastifySessionReplace: REPLACE,
   fastifySessionDestroy: DESTROY
 } as const
@@ -288,18 +331,21 @@ const SCRIPTS = {
 export const SCRIPT_NAMES = Object.keys(SCRIPTS) as Array<keyof typeof SCRIPTS>
 
 type Arg = string | number
+/** A renewal's marker answered: the new key's ref, in a one-element array. */
+type Forwarded = [string]
 
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */
 export type ScriptedRedis = RedisClient & {
   fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number): Promise<string[] | 0 | null>
   fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
-  fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, maxFields: number, maxBytes: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number>
-  fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number, maxFields: number): Promise<string | null>
-  fastifySessionSetTtl (key: string, ttl: number): Promise<number>
+  fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, maxFields: number, maxBytes: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number | Forwarded>
+  fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number, maxFields: number): Promise<string | null | Forwarded>
+  fastifySessionSetTtl (key: string, ttl: number): Promise<number | Forwarded>
   fastifySessionRemaining (key: string): Promise<number>
   fastifySessionTake (key: string, now: string, markerTtl: number): Promise<string[]>
+  fastifySessionRenew (key: string, now: string, markerTtl: number, newRef: string, graceMs: number): Promise<string[]>
   fastifySessionReplace (key: string, now: string, markerTtl: number): Promise<number>
-  fastifySessionDestroy (key: string, now: string): Promise<0 | 1 | 2>
+  fastifySessionDestroy (key: string, now: string): Promise<0 | 1 | 2 | Forwarded>
 }
 
 /** Define the scripts on a client once. Safe to call for every store that shares the client. */

@@ -12,8 +12,8 @@ import {
   InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
 } from './errors'
 import {
-  CREATED_AT, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_EXPIRES, SESSION_TTL, checkLabel, checkTtl, checkUser, generateId, nowIso, parseTtl,
-  type Loaded, type RedisSessionStore
+  CREATED_AT, Forward, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_EXPIRES, SESSION_ISSUED, SESSION_TTL, checkLabel, checkTtl, checkUser,
+  generateId, nowIso, parseTtl, type Loaded, type RedisSessionStore
 } from './store'
 import type {
   CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue, SetUserOptions
@@ -37,6 +37,9 @@ export interface SessionContext {
    * most once a minute); the request then goes on without a session. Undefined: the load fails (503).
    */
   readonly degraded: (() => void) | undefined
+  /** The renewal timeout in seconds (0: off), and its grace window in ms. */
+  readonly rotateAfter: number
+  readonly rotateGraceMs: number
 }
 
 export const kFlush = Symbol('fastify-redis-hash-session.flush')
@@ -70,6 +73,17 @@ const EMPTY: ReadonlyMap<string, string> = new Map()
 
 function noop (): void {}
 
+/**
+ * A request served through a renewal's marker may meet the new key before the renewing request has
+ * written it (one round trip after the marker): it looks again after these pauses (ms) before it
+ * takes the session for gone.
+ */
+const FOLLOW_WAITS = [5, 20, 50]
+
+function pause (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
 export class Session {
   readonly #ctx: SessionContext
   readonly #request: FastifyRequest
@@ -87,6 +101,11 @@ export class Session {
   #hadCookie = false
   /** The ID the cookie named when Redis held only a rotation marker there. */
   #retiredId: string | undefined
+  /**
+   * The cookie's ID, when the renewal timeout moved the session on and this request is served from
+   * the new key (#id then addresses that key, as a Forward's id): it never learns the new ID.
+   */
+  #cookieId: string | undefined
   /** The request's one budget of waiting for Redis, made at its first call. */
   #deadline: Deadline | undefined
   /** The last async operation queued, while one is outstanding. */
@@ -104,7 +123,7 @@ export class Session {
   }
 
   /** The session ID, or undefined while there is no live session (on a lazy route: until load()). */
-  get id (): string | undefined { return this.#state === LAZY ? undefined : this.#id }
+  get id (): string | undefined { return this.#state === LAZY ? undefined : this.#cookieId ?? this.#id }
   /** True once this request has started a session: create(), regenerate(), or a first set() or increment(). */
   get isNew (): boolean {
     return this.#isNew || (this.#pendingSets && this.#id === undefined && this.#state === LOADED)
@@ -128,7 +147,7 @@ export class Session {
 
   /** This session's public handle, as sessionStore.listUserSessions() shows it (not usable as a cookie); undefined without a session. */
   get handle (): string | undefined {
-    const id = this.id
+    const id = this.#state === LAZY ? undefined : this.#id
     return id === undefined ? undefined : this.#ctx.store.handle(id)
   }
 
@@ -266,8 +285,9 @@ export class Session {
   setCookieHeader (): string | undefined {
     const action = this.#cookieAction
     this.#cookieAction = 'none'
-    // A roll not confirmed yet (a hijacked reply, before onSend) is sent as it is.
-    if (action === 'set' || action === 'roll') return this.#ctx.cookie.header(this.#request, this.#id as string)
+    // A roll not confirmed yet (a hijacked reply, before onSend) is sent as it is. A request served
+    // through a renewal's marker never gets the new ID.
+    if (action === 'set' || action === 'roll') return this.#cookieId === undefined ? this.#ctx.cookie.header(this.#request, this.#id as string) : undefined
     if (action === 'clear') return this.#ctx.cookie.clearHeader(this.#request)
     return undefined
   }
@@ -292,7 +312,9 @@ export class Session {
     this.#reply = reply
     this.#hadCookie = true
     return this.#ctx.store.load(id, this.#budget(), this.#slideNow()).then((loaded) => {
+      if (loaded instanceof Forward) return this.#follow(id, loaded)
       this.#loaded(id, loaded)
+      if (this.#renewalDue()) return this.#renewId()
     }, (err: Error) => { this.#unavailable(err) })
   }
 
@@ -348,8 +370,10 @@ export class Session {
       return by
     }
     const lazy = this.#state === LAZY
-    const value = await store.increment(id, field, by, this.#budget(), lazy ? this.#slideNow() : '')
-    if (value === null) throw this.#gone()
+    const run = (target: string): Promise<number | null | Forward> => store.increment(target, field, by, this.#budget(), lazy ? this.#slideNow() : '')
+    let value = await run(id)
+    if (value instanceof Forward) value = await this.#forwarded(value, run)
+    if (value === null || value instanceof Forward) throw this.#gone()
     this.#writable().set(field, String(value))
     this.#wrote(lazy)
     return value
@@ -360,11 +384,14 @@ export class Session {
     checkTtl(seconds)
     const id = this.#id
     if (id === undefined) throw new NoSessionError('setTtl')
-    if (!await this.#ctx.store.changeTtl(id, seconds, this.#budget())) throw this.#gone()
+    const run = (target: string): Promise<boolean | Forward> => this.#ctx.store.changeTtl(target, seconds, this.#budget())
+    let changed = await run(id)
+    if (changed instanceof Forward) changed = await this.#forwarded(changed, run)
+    if (changed !== true) throw this.#gone()
     this.#writable().set(SESSION_TTL, String(seconds))
     // A longer TTL: the user's index must live as long.
     const user = this.#fields.get(SESSION_USER)
-    if (user !== undefined) await this.#ctx.store.file(user, id, seconds, this.#budget(), this.#fields.get(SESSION_EXPIRES))
+    if (user !== undefined) await this.#ctx.store.file(user, this.#id as string, seconds, this.#budget(), this.#fields.get(SESSION_EXPIRES))
     // A new expiry: on a lazy route that is its slide.
     this.#wrote(this.#state === LAZY)
   }
@@ -445,8 +472,9 @@ export class Session {
     const deadline = this.#budget()
     // Take the latest state and retire the old ID in one step: concurrent changes are kept, and a
     // session that was destroyed meanwhile is not brought back under a new ID.
-    const latest = await store.take(oldId, deadline)
-    if (latest === null) throw this.#gone()
+    let latest = await store.take(oldId, deadline)
+    if (latest instanceof Forward) latest = await this.#forwarded(latest, (target) => store.take(target, deadline))
+    if (latest === null || latest instanceof Forward) throw this.#gone()
     const pending = this.#takePending()
     const fields = new Map<string, string>()
     for (const [field, value] of latest) {
@@ -470,6 +498,8 @@ export class Session {
     }
     const ttl = parseTtl(latest.get(SESSION_TTL)) ?? store.ttl
     const id = generateId()
+    // The new ID's age, for the renewal timeout (created_at stays the session's).
+    if (this.#ctx.rotateAfter > 0) fields.set(SESSION_ISSUED, String(Math.floor(Date.now() / 1000)))
     let written: Map<string, string>
     try {
       if (user !== undefined) await store.file(user, id, ttl, deadline, expires)
@@ -478,13 +508,14 @@ export class Session {
       // The new key was not confirmed: put the session back under its old ID, so a failed rotation
       // logs nobody out. It gets a budget of its own, as the request's may be what ran out, and the
       // request does not wait for it (its one deadline): later commands on this connection run after it.
-      store.restore(oldId, latest, new Deadline(store.timeout)).catch(noop)
+      store.restore(this.#id as string, latest, new Deadline(store.timeout)).catch(noop)
       this.#putBack(pending)
       throw err
     }
+    const previous = this.#id as string
     this.#adopt(id, written)
     if (user !== undefined) await store.file(user, id, ttl, deadline, expires).catch(noop)
-    store.event('regenerated', id, user, oldId)
+    store.event('regenerated', id, user, previous)
     return id
   }
 
@@ -493,6 +524,8 @@ export class Session {
     const id = this.#id
     const retired = this.#state === RETIRED
     const user = id === undefined ? undefined : this.#fields.get(SESSION_USER)
+    // Served through a renewal's marker: that marker is marked too, so the old ID stops forwarding.
+    const marker = this.#cookieId
     this.#lose()
     this.#pending = undefined
     this.#pendingSets = false
@@ -503,12 +536,23 @@ export class Session {
     const store = this.#ctx.store
     const deadline = this.#budget()
     // The user's index entry goes in the same round trip (a separate key: its own slot on a Cluster).
-    const [outcome] = await Promise.all([
+    let [outcome] = await Promise.all([
       target === undefined ? 0 : store.destroy(target, deadline),
       // A failure here only leaves an entry that the next listing prunes: the logout stands.
-      user === undefined ? undefined : store.unfile(user, [id as string], deadline).catch(noop)
+      user === undefined ? undefined : store.unfile(user, [id as string], deadline).catch(noop),
+      marker === undefined ? undefined : store.destroy(marker, deadline).catch(noop)
     ])
-    if (outcome === 1) store.event('destroyed', target as string, user)
+    let ended = target
+    // A renewal moved the session on while this request ran: the marker is marked, and the logout
+    // goes on at the new key (and its index entry).
+    if (outcome instanceof Forward) {
+      ended = outcome.id
+      ;[outcome] = await Promise.all([
+        store.destroy(ended, deadline),
+        user === undefined ? undefined : store.unfile(user, [ended], deadline).catch(noop)
+      ])
+    }
+    if (outcome === 1) store.event('destroyed', ended as string, user)
     // Clear the browser's cookie, a stale one too; but not one that names a marker (or an ID this
     // request saw retired or ended): the browser may hold the new cookie of a login that raced it.
     this.#cookieAction = this.#hadCookie && outcome !== 2 && (outcome === 1 || !retired) ? 'clear' : 'none'
@@ -565,7 +609,10 @@ export class Session {
       return
     }
     const lazy = this.#state === LAZY
-    if (await store.persist(id, changes, this.#budget(), lazy ? this.#slideNow() : '')) {
+    const run = (target: string): Promise<boolean | Forward> => store.persist(target, changes, this.#budget(), lazy ? this.#slideNow() : '')
+    let written = await run(id)
+    if (written instanceof Forward) written = await this.#forwarded(written, run)
+    if (written === true) {
       const fields = this.#writable()
       for (const [field, value] of changes) {
         if (value === null) fields.delete(field)
@@ -658,7 +705,9 @@ export class Session {
       this.#unavailable(err as Error)
       return
     }
+    if (loaded instanceof Forward) return await this.#follow(id, loaded)
     this.#loaded(id, loaded)
+    if (this.#renewalDue()) await this.#renewId()
   }
 
   /**
@@ -690,7 +739,7 @@ export class Session {
     // Writes made before a lazy load are in it already; pending ones still apply on top.
     this.#fields = loaded
     // Signed with an older secret: sent again, signed with the first, once onSend has checked it is live.
-    if (this.#renew && this.#cookieAction === 'none') this.#cookieAction = 'roll'
+    if (this.#renew && this.#cookieAction === 'none' && this.#cookieId === undefined) this.#cookieAction = 'roll'
     // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too, and
     // a session filed under a user is filed again, so the user's index lives as long as it does.
     if (loaded.get(LAST_ACCESSED_AT) === this.#slideTime) {
@@ -710,6 +759,113 @@ export class Session {
     }
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // The renewal timeout (rotateAfter): a load finds the ID old enough and moves the session to a new
+  // one before the handler runs; requests that still carry the old ID within rotateGrace are served
+  // from the new key through the old one's marker, and never learn the new ID.
+
+  /** A live session just loaded whose ID is rotateAfter seconds old (by this server's clock). */
+  #renewalDue (): boolean {
+    const after = this.#ctx.rotateAfter
+    if (after === 0 || this.#id === undefined || this.#cookieId !== undefined) return false
+    const issued = this.#fields.get(SESSION_ISSUED)
+    const since = issued === undefined ? Date.parse(this.#fields.get(CREATED_AT) as string) / 1000 : Number(issued)
+    return Date.now() / 1000 - since >= after
+  }
+
+  /**
+   * Move the session to a new ID: file it under its user first, then take the latest hash and leave a
+   * forwarding marker in one step (so writes racing it are kept or forwarded, never lost), then write
+   * the new key. A failure never fails the request: it goes on with its old ID, put back if need be.
+   */
+  async #renewId (): Promise<void> {
+    const store = this.#ctx.store
+    const oldId = this.#id as string
+    const loaded = this.#fields
+    const user = loaded.get(SESSION_USER)
+    const expires = loaded.get(SESSION_EXPIRES)
+    const ttl = this.ttl
+    const id = generateId()
+    const deadline = this.#budget()
+    let latest: Map<string, string> | null | Forward
+    try {
+      if (user !== undefined) await store.file(user, id, ttl, deadline, expires)
+      latest = await store.renew(oldId, id, this.#ctx.rotateGraceMs, deadline)
+    } catch (err) {
+      // Not confirmed: the marker may stand; if so, put the session back (a no-op where it did not).
+      await store.restore(oldId, new Map(loaded), new Deadline(store.timeout)).catch(noop)
+      this.#renewFailed(oldId, err as Error)
+      return
+    }
+    // Ended meanwhile (a logout raced this load), or renewed by a request that came just before.
+    if (latest === null) return this.#ended()
+    if (latest instanceof Forward) return await this.#follow(oldId, latest)
+    const fields = new Map<string, string>()
+    for (const [field, value] of latest) if (field !== CREATED_AT && field !== LAST_ACCESSED_AT && field !== SESSION_TTL) fields.set(field, value)
+    fields.set(SESSION_ISSUED, String(Math.floor(Date.now() / 1000)))
+    let written: Map<string, string>
+    try {
+      written = await store.write(id, fields, parseTtl(latest.get(SESSION_TTL)) ?? store.ttl, deadline, latest.get(CREATED_AT))
+    } catch (err) {
+      await store.restore(oldId, latest, new Deadline(store.timeout)).catch(noop)
+      this.#renewFailed(oldId, err as Error)
+      return
+    }
+    this.#adopt(id, written)
+    // Not a new session: the same one under a new ID.
+    this.#isNew = false
+    if (user !== undefined) await store.file(user, id, ttl, deadline, expires).catch(noop)
+    store.event('rotated', id, user, oldId)
+  }
+
+  #renewFailed (id: string, err: Error): void {
+    this.#request.log.warn({ session: this.#ctx.store.handle(id), err: { code: (err as { code?: string }).code, message: err.message } }, 'fastify-redis-hash-session: could not renew the session ID (rotateAfter); the request goes on with its old ID and a later one tries again')
+  }
+
+  /**
+   * The cookie's ID was renewed less than rotateGrace ago: serve this request from the new key (it
+   * may take a moment to appear), as the same session, without its new ID. Gone there: no session,
+   * and the old ID is retired.
+   */
+  async #follow (cookieId: string, forward: Forward): Promise<void> {
+    let loaded: Loaded
+    try {
+      loaded = await this.#ctx.store.load(forward.id, this.#budget(), this.#slideNow())
+      for (const wait of FOLLOW_WAITS) {
+        if (loaded !== null) break
+        await pause(wait)
+        loaded = await this.#ctx.store.load(forward.id, this.#budget(), this.#slideNow())
+      }
+    } catch (err) {
+      this.#id = undefined
+      this.#unavailable(err as Error)
+      return
+    }
+    if (!(loaded instanceof Map)) {
+      this.#loaded(cookieId, ROTATED)
+      return
+    }
+    this.#cookieId = cookieId
+    this.#loaded(forward.id, loaded)
+  }
+
+  /**
+   * A write met the marker of a renewal that moved the session on while this request ran: go on at the
+   * new key, as a request served through the marker. Returns what the write answered there.
+   */
+  async #forwarded<R> (forward: Forward, run: (id: string) => Promise<R>): Promise<R> {
+    this.#cookieId ??= this.#id
+    this.#id = forward.id
+    if (this.#cookieAction === 'set' || this.#cookieAction === 'roll') this.#cookieAction = 'none'
+    let result = await run(forward.id)
+    for (const wait of FOLLOW_WAITS) {
+      if (result !== null && result !== false) break
+      await pause(wait)
+      result = await run(forward.id)
+    }
+    return result
+  }
+
   /** The time a load or lazy write is sent with, to tell afterwards whether it slid the session. */
   #slideNow (): string {
     this.#slideTime = nowIso()
@@ -721,7 +877,7 @@ export class Session {
    * write (`confirmed`: the session was live just now) it is sent as it is; by a load, onSend checks first.
    */
   #slid (confirmed: boolean): void {
-    if (!this.#ctx.rolling) return
+    if (!this.#ctx.rolling || this.#cookieId !== undefined) return
     if (this.#cookieAction === 'none') this.#cookieAction = confirmed ? 'set' : 'roll'
     else if (confirmed && this.#cookieAction === 'roll') this.#cookieAction = 'set'
   }
@@ -746,6 +902,7 @@ export class Session {
 
   #adopt (id: string, fields: Map<string, string>): void {
     this.#id = id
+    this.#cookieId = undefined
     this.#fields = fields
     this.#isNew = true
     this.#state = LOADED
@@ -757,6 +914,7 @@ export class Session {
     // A lazy route's ID that turned out gone: from now on the request has no session, as if loaded.
     if (this.#state === LAZY) this.#state = LOADED
     this.#id = undefined
+    this.#cookieId = undefined
     this.#fields = EMPTY
     this.#isNew = false
     // A cookie for an ID that no longer exists would only replace a newer one.
@@ -774,7 +932,8 @@ export class Session {
    * increment() does not start a fresh session whose cookie would replace a racing login's.
    */
   #ended (): void {
-    const id = this.#id
+    // The ID the browser holds: through a renewal's marker, the old one.
+    const id = this.#cookieId ?? this.#id
     this.#lose()
     this.#state = RETIRED
     this.#retiredId = id

@@ -24,13 +24,32 @@ export const LAST_ACCESSED_AT = 'last_accessed_at'
 export const SESSION_TTL = 'session_ttl'
 /** With absoluteTtl: when the session ends however active it is, in Unix seconds. */
 export const SESSION_EXPIRES = 'session_expires'
+/** When the session got its current ID (Unix seconds), written when an ID is renewed or regenerated; else created_at says. */
+export const SESSION_ISSUED = 'session_issued'
 /** Fields the store owns: the application can read them but never write or delete them. */
-export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL, SESSION_EXPIRES, SESSION_USER, SESSION_LABEL])
+export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL, SESSION_EXPIRES, SESSION_USER, SESSION_LABEL, SESSION_ISSUED])
 /** Seconds a rotation marker stays at an ID that a login or regenerate() retired (see scripts.ts). */
 export const ROTATION_MARKER_TTL = 60
 /** What load() answers for an ID that a login or regenerate() retired moments ago. */
 export const ROTATED = 0
-export type Loaded = Map<string, string> | null | typeof ROTATED
+
+/**
+ * What an operation meets at an ID that the renewal timeout moved on less than rotateGrace ago: where
+ * the session is now. `id` addresses the new key for the store's methods, but is not the new ID (with
+ * hashIds Redis does not even hold that), so it can never become a cookie.
+ */
+export class Forward {
+  constructor (readonly id: string) {}
+}
+/** A Forward's id is the new key's ref behind this mark, which no session ID contains. */
+const FORWARD_MARK = '>'
+
+export type Loaded = Map<string, string> | null | typeof ROTATED | Forward
+
+/** A script's one-element array answer: a renewal's marker, forwarding to the ref in it. */
+function forwarded (reply: unknown): Forward | undefined {
+  return Array.isArray(reply) && reply.length === 1 ? new Forward(FORWARD_MARK + String(reply[0])) : undefined
+}
 
 // 32 random bytes in base64url are 43 characters; the last one carries 4 bits, so only 16 letters fit.
 const ID_SHAPE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
@@ -119,7 +138,9 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     super()
     this.#options = resolveStoreOptions(options)
     const byHash = (options as { [kByHash]?: boolean })[kByHash] === true
-    this.#ref = this.#options.hashIds ? hashId : (id) => id
+    const ref = this.#options.hashIds ? hashId : (id: string): string => id
+    // A Forward's id names its key's ref directly.
+    this.#ref = (id) => id.charCodeAt(0) === 62 ? id.slice(1) : ref(id)
     this.#accepts = byHash ? isHashRef : isValidId
     this.#isRef = this.#options.hashIds || byHash ? isHashRef : isValidId
     this.#redis = defineScripts(this.#options.redis)
@@ -207,28 +228,30 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     if (!this.#accepts(id)) return null
     const deadline = this.#deadline()
     const fields = options.refreshTtl === false ? await this.#read(id, deadline) : await this.load(id, deadline)
-    return fields === null || fields === ROTATED ? null : Object.fromEntries(fields)
+    return fields instanceof Map ? Object.fromEntries(fields) : null
   }
 
   /** Atomically add `by` to an integer field and return the new value; null when the session does not exist. */
   async incrementField (id: string, field: string, by = 1): Promise<number | null> {
     this.checkIncrement(field, by)
     if (!this.#accepts(id)) return null
-    return await this.increment(id, field, by, this.#deadline())
+    // An ID a renewal moved on is no session here, as for getSession().
+    const value = await this.increment(id, field, by, this.#deadline())
+    return value instanceof Forward ? null : value
   }
 
   /** Change a session's own TTL (stored field and key expiry, atomically); false when the session does not exist. */
   async setTtl (id: string, ttl: number): Promise<boolean> {
     checkTtl(ttl)
     if (!this.#accepts(id)) return false
-    return await this.changeTtl(id, ttl, this.#deadline())
+    return await this.changeTtl(id, ttl, this.#deadline()) === true
   }
 
   /** The session's configured TTL in seconds (the default when the stored one is not valid), or null when it does not exist. */
   async getConfiguredTtl (id: string): Promise<number | null> {
     if (!this.#accepts(id)) return null
     const fields = await this.#read(id, this.#deadline())
-    return fields === null || fields === ROTATED ? null : parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
+    return fields instanceof Map ? parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl : null
   }
 
   /** Seconds before the session expires, as Redis TTL answers: -2 when it does not exist. */
@@ -246,8 +269,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   }
 
   /** @internal Emit a lifecycle event (and publish it on its diagnostics channel) for the session `id`. */
-  event (name: Exclude<SessionEventName, 'regenerated'>, id: string, user: string | undefined): void
-  event (name: 'regenerated', id: string, user: string | undefined, previous: string): void
+  event (name: Exclude<SessionEventName, 'regenerated' | 'rotated'>, id: string, user: string | undefined): void
+  event (name: 'regenerated' | 'rotated', id: string, user: string | undefined, previous: string): void
   event (name: SessionEventName, id: string, user: string | undefined, previous?: string): void {
     this.#eventForRef(name, this.#ref(id), user, previous === undefined ? undefined : this.#ref(previous))
   }
@@ -280,7 +303,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     if (!this.#accepts(id)) return false
     const deadline = this.#deadline()
     const fields = await this.#read(id, deadline)
-    if (fields === null || fields === ROTATED) return false
+    if (!(fields instanceof Map)) return false
     const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
     return await this.assignUser(id, user, label, ttl, deadline, fields.get(SESSION_EXPIRES))
   }
@@ -477,7 +500,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   // Building blocks the request-scoped Session uses. IDs are checked by the caller; every call spends
   // from the given deadline, and is sent only while the client is connected (never queued).
 
-  /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker. */
+  /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker, a Forward for a renewal's within its grace window. */
   async load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     let reply: string[] | 0 | null
     const options = this.#options
@@ -491,6 +514,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     }
     if (reply === null) return null
     if (reply === ROTATED) return ROTATED
+    // A live hash has at least created_at and its value: one element is a renewal's forward.
+    if (reply.length === 1) return forwarded(reply) as Forward
     if (reply.length % 2 === 1) {
       const refusal = reply.pop() as string
       this.#warnings.warn(refusal.split(' ', 1)[0], `fastify-redis-hash-session: Redis refuses writes (${refusal.split(' ', 1)[0]}); sessions are served without sliding their expiry until it accepts writes again`)
@@ -557,25 +582,27 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * @internal HINCRBY while the session is live; the caller has checked the ID, field and increment.
    * Null when gone. `slideNow` (a lazy route's write) also slides the session, in the same step.
    */
-  async increment (id: string, field: string, by: number, deadline: Deadline, slideNow = ''): Promise<number | null> {
+  async increment (id: string, field: string, by: number, deadline: Deadline, slideNow = ''): Promise<number | null | Forward> {
     const value = await this.#send(deadline, true, () => this.#redis.fastifySessionIncrement(this.key(id), field, by, slideNow, this.#options.ttl, this.#options.maxFields), field)
-    return value === null ? null : Number(value)
+    return value === null ? null : forwarded(value) ?? Number(value)
   }
 
   /** @internal Field-level changes while the session is live (null value = delete), sliding it with `slideNow`. False when it was gone. */
-  async persist (id: string, changes: Map<string, string | null>, deadline: Deadline, slideNow = ''): Promise<boolean> {
+  async persist (id: string, changes: Map<string, string | null>, deadline: Deadline, slideNow = ''): Promise<boolean | Forward> {
     const sets: string[] = []
     const deletes: string[] = []
     for (const [field, value] of changes) {
       if (value === null) deletes.push(field)
       else sets.push(field, value)
     }
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), slideNow, this.#options.ttl, this.#options.maxFields, this.#options.maxSessionBytes, sets.length / 2, ...sets, ...deletes)) === 1
+    const reply = await this.#send(deadline, true, () => this.#redis.fastifySessionPersist(this.key(id), slideNow, this.#options.ttl, this.#options.maxFields, this.#options.maxSessionBytes, sets.length / 2, ...sets, ...deletes))
+    return forwarded(reply) ?? reply === 1
   }
 
   /** @internal The stored session_ttl and the key's expiry, atomically; false when the session is gone. */
-  async changeTtl (id: string, ttl: number, deadline: Deadline): Promise<boolean> {
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionSetTtl(this.key(id), ttl)) === 1
+  async changeTtl (id: string, ttl: number, deadline: Deadline): Promise<boolean | Forward> {
+    const reply = await this.#send(deadline, true, () => this.#redis.fastifySessionSetTtl(this.key(id), ttl))
+    return forwarded(reply) ?? reply === 1
   }
 
   /** @internal Seconds before a live session expires; -2 when it is gone. */
@@ -592,14 +619,24 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * @internal A logout: delete a live session (1); at a rotation marker keep the marker and mark it
    * destroyed, so no failed regenerate() puts the session back (2); 0 when there was neither.
    */
-  async destroy (id: string, deadline: Deadline): Promise<0 | 1 | 2> {
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionDestroy(this.key(id), nowIso()))
+  async destroy (id: string, deadline: Deadline): Promise<0 | 1 | 2 | Forward> {
+    const reply = await this.#send(deadline, true, () => this.#redis.fastifySessionDestroy(this.key(id), nowIso()))
+    return forwarded(reply) ?? reply as 0 | 1 | 2
   }
 
   /** @internal Read a live session and leave a rotation marker at its ID, atomically; null when it was gone. */
   async take (id: string, deadline: Deadline): Promise<Map<string, string> | null> {
     const flat = await this.#send(deadline, true, () => this.#redis.fastifySessionTake(this.key(id), nowIso(), ROTATION_MARKER_TTL))
     return flat.length === 0 ? null : toMap(flat)
+  }
+
+  /**
+   * @internal The renewal timeout: read a live session and leave at its ID a marker that forwards to
+   * `newId` for `graceMs`, atomically. Null when it was gone; a Forward when another request renewed it first.
+   */
+  async renew (id: string, newId: string, graceMs: number, deadline: Deadline): Promise<Map<string, string> | null | Forward> {
+    const flat = await this.#send(deadline, true, () => this.#redis.fastifySessionRenew(this.key(id), nowIso(), ROTATION_MARKER_TTL, this.#ref(newId), graceMs))
+    return flat.length === 0 ? null : forwarded(flat) ?? toMap(flat)
   }
 
   /** @internal Leave a rotation marker where a live session was (a login over it); false when there was none. */

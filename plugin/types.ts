@@ -146,6 +146,18 @@ export interface RedisSessionOptions extends Omit<RedisSessionStoreOptions, 'red
    */
   clearSiteData?: boolean
   /**
+   * The renewal timeout (OWASP): seconds after which a session's ID is replaced by a new one, during a
+   * request, transparently (the response carries the new cookie; the data, the user, the absolute end
+   * and `created_at` move with it). Default `0`: IDs are kept until a login or `regenerate()`.
+   */
+  rotateAfter?: number
+  /**
+   * With `rotateAfter`: seconds during which requests that still carry the old ID (sent before the
+   * browser had the new cookie) are served the same session, without ever receiving the new ID;
+   * afterwards the old ID is dead. From 0 to 60. Default `5`.
+   */
+  rotateGrace?: number
+  /**
    * What a request gets when its session cannot be loaded because Redis is unavailable (down, too
    * slow for `timeout`, or in a passing state such as LOADING). `'fail'` (the default): 503
    * `FST_REDIS_SESSION_UNAVAILABLE`. `'anonymous'`: the request goes on as one without a session
