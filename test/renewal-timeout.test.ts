@@ -3,6 +3,7 @@
 // same session (their writes land on it) but never receive the new ID; after the window the old ID
 // is dead. A login and regenerate() keep their no-grace behaviour. Sessions are aged by rewriting
 // their created_at in Redis, so no test waits rotateAfter out.
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -216,4 +217,25 @@ t.test('rotateAfter and rotateGrace are checked at register time', async (t) => 
   ] as const) {
     await t.rejects(build(t, options, routes), { code: 'FST_REDIS_SESSION_INVALID_OPTION', message: new RegExp(option) }, `${JSON.stringify(options)} is refused`)
   }
+})
+
+t.test('with hashIds the marker forwards by hash, and a rolling cookie still never carries the new ID to an old-ID request', async (t) => {
+  const { app, redis, prefix } = await build(t, { rotateAfter: 600, hashIds: true, cookie: { maxAge: 600 } }, routes)
+  const hashed = (id: string): string => prefix + createHash('sha256').update(id).digest('hex')
+  const agent = new Agent(app)
+  await agent.post('/login')
+  const old = agent.sid as string
+  await redis.hset(hashed(old), 'created_at', HOUR_AGO())
+  await agent.get('/who')
+  const renewed = agent.sid as string
+  t.not(renewed, old)
+  const marker = await redis.hgetall(hashed(old))
+  t.equal(prefix + marker.rotated_to, hashed(renewed), 'rotated_to is the new key\'s hash')
+  t.notOk(JSON.stringify(marker).includes(renewed), 'the new ID itself is nowhere in the marker')
+  const stale = new Agent(app)
+  stale.sid = old
+  const answer = await stale.get('/who')
+  t.equal(answer.json().username, 'ann', 'served through the marker')
+  t.equal(setCookie(answer), undefined, 'no cookie, though cookie.maxAge rolls the cookie of every slid session')
+  t.match(String(setCookie(await agent.get('/who'))), /^sid=/, 'the new ID\'s own requests roll it as usual')
 })

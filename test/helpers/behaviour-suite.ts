@@ -34,7 +34,7 @@ export function behaviourSuite (kind: TopologyKind): void {
     const { admin } = topology
     const prefix = uniquePrefix()
     const app = Fastify()
-    await app.register(redisSession, { redis: topology.redis, prefix })
+    await app.register(redisSession, { redis: topology.redis, prefix, rotateAfter: 86400, rotateGrace: 30 })
     routes(app, admin, prefix)
     await app.ready()
     t.teardown(() => app.close())
@@ -129,6 +129,24 @@ export function behaviourSuite (kind: TopologyKind): void {
       t.same((await devices[0].post('/log-out-others')).json(), { ended: 2 })
       for (const d of devices.slice(1)) t.equal((await d.get('/session')).json().id, null, 'logged out')
       t.same(await admin.zrange(prefix + 'user:' + user, '0', '-1'), [devices[0].sid])
+    })
+
+    t.test('renewal timeout: the old ID forwards to the new key (another slot), its requests served without the new ID', async (t) => {
+      const agent = new Agent(app)
+      await agent.post('/login', { user: `renewed-${kind}` })
+      const old = agent.sid
+      await agent.post('/increment/n')
+      await admin.hset(key(old), 'created_at', new Date(Date.now() - 2 * 86400_000).toISOString())
+      await agent.get('/session')
+      const renewed = agent.sid
+      t.not(renewed, old, 'renewed')
+      t.equal(await admin.hget(key(old), 'rotated_to'), renewed, 'the old key forwards to the new one')
+      const stale = new Agent(app)
+      stale.sid = old
+      const answers = await Promise.all(Array.from({ length: 10 }, async () => await stale.post('/increment/n')))
+      t.same(answers.map((a) => a.headers['set-cookie']), Array(10).fill(undefined), 'no old-ID answer carries a cookie')
+      t.equal(await admin.hget(key(renewed), 'n'), '11', 'every increment through the old ID landed on the new key')
+      t.same((await agent.get('/my-sessions')).json().map((s: { handle: string }) => s.handle), [app.sessionStore.handle(renewed as string)])
     })
 
     if (kind === 'cluster') {
