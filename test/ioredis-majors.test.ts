@@ -66,6 +66,12 @@ async function coreBehaviours (t: Test, client: Client, admin: Client): Promise<
   })
   await app.ready()
   t.teardown(() => app.close())
+  // the same store with the renewal timeout on (registered before the client is instrumented)
+  const renewing = Fastify()
+  await renewing.register(redisSession, { redis: client, prefix, rotateAfter: 600 })
+  sessionRoutes(renewing)
+  await renewing.ready()
+  t.teardown(() => renewing.close())
   const { ran, failNextNewWrite } = instrument(client)
   const agent = new Agent(app)
 
@@ -163,6 +169,16 @@ async function coreBehaviours (t: Test, client: Client, admin: Client): Promise<
   t.equal(await store.incrementField(id, 'n'), null, 'nothing is created for a gone session')
   t.equal(await store.setTtl(id, 10), false)
   t.equal(await admin.exists(key(id)), 0)
+
+  // renewal (RENEW): an ID older than rotateAfter moves to a new one, the old key forwards to it
+  const device = new Agent(renewing)
+  const aged = (await device.post('/create', { data: { username: 'dee' } })).json().id as string
+  await admin.hset(key(aged), 'created_at', new Date(Date.now() - 3600_000).toISOString())
+  const renewed = (await device.get('/session')).json().id as string
+  t.not(renewed, aged, 'an aged ID is renewed during a request')
+  t.equal(device.sid, renewed, 'and the response carries the new ID')
+  t.equal(await admin.hget(key(aged), 'rotated_to'), renewed, 'the old key forwards to the new one')
+  t.equal(await admin.hget(key(renewed), 'username'), 'dee', 'which holds the data')
 
   const expectedScripts = SCRIPT_NAMES.flatMap((name) => name === 'fastifySessionWrite' ? [`${name} (new)`, `${name} (restore)`] : [name])
   t.same(expectedScripts.filter((name) => !ran.has(name)), [], `every script ran: ${[...ran].sort().join(', ')}`)
