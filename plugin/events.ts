@@ -25,6 +25,11 @@ export interface SessionEvents {
   rotated: [RegeneratedEvent]
   /** A session ended on purpose: destroy(), deleteSession(), destroyUserSession(s), or a login over it. */
   destroyed: [SessionEvent]
+  /**
+   * Redis expired the session (idle or absolute timeout), from its keyspace notifications, with the
+   * expiredEvents option only; best-effort (see the README). Its user is undefined: the hash is gone.
+   */
+  expired: [SessionEvent]
 }
 
 export type SessionEventName = keyof SessionEvents
@@ -34,5 +39,6 @@ export const CHANNELS = {
   created: channel('fastify-redis-hash-session:created'),
   regenerated: channel('fastify-redis-hash-session:regenerated'),
   rotated: channel('fastify-redis-hash-session:rotated'),
-  destroyed: channel('fastify-redis-hash-session:destroyed')
+  destroyed: channel('fastify-redis-hash-session:destroyed'),
+  expired: channel('fastify-redis-hash-session:expired')
 } as const

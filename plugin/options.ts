@@ -20,6 +20,8 @@ export interface ResolvedStoreOptions {
   readonly maxFields: number
   /** 0: no limit. */
   readonly maxSessionBytes: number
+  /** `expired` events from keyspace notifications: off, on, or on and allowed to set the server's notify-keyspace-events. */
+  readonly expiredEvents: false | true | 'configure'
   /** Where warnings about a degraded Redis go (the plugin passes fastify.log). */
   readonly log: WarningLog | undefined
 }
@@ -54,7 +56,7 @@ export interface ResolvedPluginOptions {
   readonly rotateGraceMs: number
 }
 
-const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'hashIds', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes', 'maxFields', 'maxSessionBytes']
+const SETTING_KEYS = ['prefix', 'ttl', 'touchAfter', 'absoluteTtl', 'hashIds', 'timeout', 'maxFieldNameBytes', 'maxFieldValueBytes', 'maxFields', 'maxSessionBytes', 'expiredEvents']
 const STORE_KEYS = ['redis', 'log', ...SETTING_KEYS]
 const PLUGIN_KEYS = ['redis', ...SETTING_KEYS, 'cookieName', 'cookie', 'secret', 'clearSiteData', 'onUnavailable', 'rotateAfter', 'rotateGrace']
 /** A renewal's old ID serves requests at most this long: the rotation marker's own life (ROTATION_MARKER_TTL). */
@@ -115,6 +117,10 @@ function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis' | 'log'>
   if (touchAfter >= ttl) {
     throw new InvalidOptionError('touchAfter', `expected fewer seconds than ttl (${ttl}), such as ${Math.min(60, Math.floor(ttl / 2))}, got ${describeValue(touchAfter)}`)
   }
+  const expiredEvents = options.expiredEvents ?? false
+  if (expiredEvents !== false && expiredEvents !== true && expiredEvents !== 'configure') {
+    throw new InvalidOptionError('expiredEvents', `expected false, true (Redis already publishes expired-key events) or "configure" (the plugin adds "Ex" to notify-keyspace-events), got ${describeValue(expiredEvents)}`)
+  }
   return {
     prefix,
     ttl,
@@ -125,7 +131,8 @@ function storeSettings (options: Omit<RedisSessionStoreOptions, 'redis' | 'log'>
     maxFieldNameBytes: integer('maxFieldNameBytes', options.maxFieldNameBytes, 200, 1, 1024 * 1024),
     maxFieldValueBytes: integer('maxFieldValueBytes', options.maxFieldValueBytes, 64 * 1024, 1, 512 * 1024 * 1024),
     maxFields: integer('maxFields', options.maxFields, 0, 0, 1_000_000),
-    maxSessionBytes: integer('maxSessionBytes', options.maxSessionBytes, 0, 0, 512 * 1024 * 1024)
+    maxSessionBytes: integer('maxSessionBytes', options.maxSessionBytes, 0, 0, 512 * 1024 * 1024),
+    expiredEvents
   }
 }
 

@@ -38,6 +38,8 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
   }
 
   fastify.decorate('sessionStore', { getter: () => store })
+  // The store's own connections (expiredEvents' subscribers), never the application's client.
+  fastify.addHook('onClose', async () => { await store.close() })
   // request.session is there in every hook and handler of every request, from the first: a hook that
   // runs before our onRequest sees the same Session, not loaded yet (it refuses changes with a coded error).
   fastify.decorateRequest(kSession, null)

@@ -11,6 +11,7 @@ import {
   NOT_SENT, OUTCOME_UNKNOWN, RETRY, RedisReplyError, RedisUnavailableError, ReservedFieldError, SessionTooLargeError, UnsafeIntegerError
 } from './errors'
 import { MAX_TTL, resolveStoreOptions, type ResolvedStoreOptions } from './options'
+import { type ExpiredEvents, watchExpiredKeys } from './expired-events'
 import { Readiness } from './readiness'
 import { defineScripts, type ScriptedRedis } from './scripts'
 import type { GetSessionOptions, IORedisClient, RedisSessionStoreOptions, SessionValue, StoredSession, UserSession } from './types'
@@ -30,6 +31,8 @@ export const SESSION_ISSUED = 'session_issued'
 export const RESERVED_FIELDS: ReadonlySet<string> = new Set([CREATED_AT, LAST_ACCESSED_AT, SESSION_TTL, SESSION_EXPIRES, SESSION_USER, SESSION_LABEL, SESSION_ISSUED])
 /** Seconds a rotation marker stays at an ID that a login or regenerate() retired (see scripts.ts). */
 export const ROTATION_MARKER_TTL = 60
+/** Seconds the companion of a rotation marker (for the `expired` event) lives: longer than the marker. */
+const RETIRED_MARK_TTL = ROTATION_MARKER_TTL + 30
 /** What load() answers for an ID that a login or regenerate() retired moments ago. */
 export const ROTATED = 0
 
@@ -133,6 +136,9 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   readonly #accepts: (id: unknown) => id is string
   /** Which key names under the prefix are sessions. */
   readonly #isRef: (ref: string) => boolean
+  readonly #serverPrefix: string
+  /** The expired-key subscribers, with expiredEvents. */
+  readonly #expiries: ExpiredEvents | undefined
 
   constructor (options: RedisSessionStoreOptions) {
     super()
@@ -147,6 +153,10 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     this.#users = defineUserIndexScripts(this.#options.redis)
     this.#warnings = new Warnings(this.#options.log)
     this.#readiness = new Readiness(this.#redis)
+    // Keyspace notifications name keys as the server holds them: an ioredis keyPrefix in front.
+    this.#serverPrefix = ((this.#redis as unknown as Scanner).options?.keyPrefix ?? '') + this.#options.prefix
+    const mode = this.#options.expiredEvents
+    if (mode !== false) this.#expiries = watchExpiredKeys(this.#options.redis, mode, (key) => { this.#onExpired(key) }, this.#warnings)
   }
 
   /** The key namespace. */
@@ -575,7 +585,11 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** @internal Put back a session that regenerate() took, if its ID still holds the rotation marker. */
   async restore (id: string, hash: Map<string, string>, deadline: Deadline): Promise<boolean> {
     const ttl = parseTtl(hash.get(SESSION_TTL)) ?? this.#options.ttl
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))) === 1
+    const [restored] = await Promise.all([
+      this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))),
+      this.#retiredMark(id, deadline, false)
+    ])
+    return restored === 1
   }
 
   /**
@@ -626,7 +640,10 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
 
   /** @internal Read a live session and leave a rotation marker at its ID, atomically; null when it was gone. */
   async take (id: string, deadline: Deadline): Promise<Map<string, string> | null> {
-    const flat = await this.#send(deadline, true, () => this.#redis.fastifySessionTake(this.key(id), nowIso(), ROTATION_MARKER_TTL))
+    const [flat] = await Promise.all([
+      this.#send(deadline, true, () => this.#redis.fastifySessionTake(this.key(id), nowIso(), ROTATION_MARKER_TTL)),
+      this.#retiredMark(id, deadline, true)
+    ])
     return flat.length === 0 ? null : toMap(flat)
   }
 
@@ -635,13 +652,54 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * `newId` for `graceMs`, atomically. Null when it was gone; a Forward when another request renewed it first.
    */
   async renew (id: string, newId: string, graceMs: number, deadline: Deadline): Promise<Map<string, string> | null | Forward> {
-    const flat = await this.#send(deadline, true, () => this.#redis.fastifySessionRenew(this.key(id), nowIso(), ROTATION_MARKER_TTL, this.#ref(newId), graceMs))
+    const [flat] = await Promise.all([
+      this.#send(deadline, true, () => this.#redis.fastifySessionRenew(this.key(id), nowIso(), ROTATION_MARKER_TTL, this.#ref(newId), graceMs)),
+      this.#retiredMark(id, deadline, true)
+    ])
     return flat.length === 0 ? null : forwarded(flat) ?? toMap(flat)
   }
 
   /** @internal Leave a rotation marker where a live session was (a login over it); false when there was none. */
   async retire (id: string, deadline: Deadline): Promise<boolean> {
-    return await this.#send(deadline, true, () => this.#redis.fastifySessionReplace(this.key(id), nowIso(), ROTATION_MARKER_TTL)) === 1
+    const [replaced] = await Promise.all([
+      this.#send(deadline, true, () => this.#redis.fastifySessionReplace(this.key(id), nowIso(), ROTATION_MARKER_TTL)),
+      this.#retiredMark(id, deadline, true)
+    ])
+    return replaced === 1
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // `expired` events (the expiredEvents option; see expired-events.ts). A rotation marker expiring is
+  // not a session expiring, and a notification carries nothing but the key's name: so the steps that
+  // leave a marker also set a companion key, {prefix}retired:{ref}, which outlives the marker
+  // (RETIRED_MARK_TTL against ROTATION_MARKER_TTL), and an expiry at a marked ref is no event.
+
+  /** Set (or, for restore(), delete) the companion of a ref that now holds a rotation marker. Never throws. */
+  #retiredMark (id: string, deadline: Deadline, retired: boolean): Promise<void> | undefined {
+    if (this.#expiries === undefined) return undefined
+    const key = this.#options.prefix + 'retired:' + this.#ref(id)
+    return this.#send(deadline, true, () => retired ? (this.#redis as unknown as Marker).set(key, '1', 'EX', RETIRED_MARK_TTL) : this.#redis.del(key)).then(() => {}, (err: Error) => {
+      this.#warnings.warn('EXPIRED_EVENTS', `fastify-redis-hash-session: could not ${retired ? 'mark' : 'unmark'} a rotated session ID for the expired event (${err.message}); its rotation marker's expiry ${retired ? 'may be reported as "expired"' : 'or its own may go unreported'}`)
+    })
+  }
+
+  /** A keyspace notification: `serverKey` expired. An event when it was a session (not a marker, not another key). */
+  #onExpired (serverKey: string): void {
+    if (!serverKey.startsWith(this.#serverPrefix)) return
+    const ref = serverKey.slice(this.#serverPrefix.length)
+    if (!this.#isRef(ref)) return
+    if (this.listenerCount('expired') === 0 && !CHANNELS.expired.hasSubscribers) return
+    const mark = this.#options.prefix + 'retired:' + ref
+    this.#send(this.#deadline(), false, () => (this.#redis as unknown as Marker).exists(mark)).then((marked) => {
+      if (marked === 0) this.#eventForRef('expired', ref, undefined)
+    }, (err: Error) => {
+      this.#warnings.warn('EXPIRED_EVENTS', `fastify-redis-hash-session: a session expired but could not be told from a rotation marker (${err.message}); no "expired" event for it`)
+    })
+  }
+
+  /** Stop the `expired` events' subscriber connections (expiredEvents). Never closes the client it was given. */
+  async close (): Promise<void> {
+    this.#expiries?.close()
   }
 
   /** A deadline for one call of the public API. */
@@ -728,6 +786,12 @@ interface Scanner {
   nodes?: (role: 'master') => Scanner[]
   scan: (cursor: string, ...args: Array<string | number>) => Promise<[string, string[]]>
   memory: (subcommand: 'USAGE', key: string, ...args: string[]) => Promise<number | null>
+}
+
+/** The ioredis commands the `expired` event's companion keys use. */
+interface Marker {
+  set: (key: string, value: string, ex: 'EX', seconds: number) => Promise<unknown>
+  exists: (key: string) => Promise<number>
 }
 
 function noop (): void {}

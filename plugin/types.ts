@@ -122,6 +122,15 @@ export interface RedisSessionStoreOptions {
   maxFields?: number
   /** Most bytes of field names and values a session may hold, reserved fields included. Default `0`: no limit. */
   maxSessionBytes?: number
+  /**
+   * Emit `expired` when Redis expires a session, from its keyspace notifications: one subscriber
+   * connection per master (every master of a Cluster), re-armed after a reconnect. `true` needs the
+   * server to publish them already (notify-keyspace-events including `Ex`; without it a warning says
+   * so); `'configure'` lets the store add `Ex` with CONFIG SET, also after a Redis restart. The
+   * store never changes the server's configuration otherwise. Best-effort: see the README. Call
+   * `close()` (the plugin does, on close) to stop the subscribers. Default `false`.
+   */
+  expiredEvents?: boolean | 'configure'
   /** A logger (pino-like: `warn(obj, msg)`) for warnings about a degraded Redis. The plugin passes `fastify.log`. */
   log?: { warn: (obj: object, msg: string) => void }
 }

@@ -97,6 +97,11 @@ async function standalone (): Promise<void> {
   const one: boolean = await own.destroyUserSession('ann', sessions[0].handle)
   own.on('destroyed', (event: SessionEvent) => { console.log(event.handle, event.user) })
   own.on('regenerated', (event: RegeneratedEvent) => { console.log(event.previous) })
+  own.on('expired', (event: SessionEvent) => { console.log(event.handle) })
+  const closed: Promise<void> = own.close()
+  console.log(closed, new RedisSessionStore({ redis: own.redis, expiredEvents: 'configure' }))
+  // @ts-expect-error expiredEvents is false, true or 'configure'
+  console.log(new RedisSessionStore({ redis: own.redis, expiredEvents: 'always' }))
   // @ts-expect-error there is no such event
   own.on('touched', () => {})
   console.log(filed, when, ended, one)
