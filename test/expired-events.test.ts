@@ -12,6 +12,7 @@ import t from 'tap'
 import redisSession, { RedisSessionStore, type SessionEvent } from '../plugin'
 import { Agent, sessionRoutes } from './helpers/build'
 import { clusterReady, startRedisCluster } from './helpers/redis-cluster'
+import { MASTER_NAME, startRedisSentinel } from './helpers/redis-sentinel'
 import { startRedisServer } from './helpers/redis-server'
 
 const CHANNEL = 'fastify-redis-hash-session:expired'
@@ -20,6 +21,7 @@ interface Tap { teardown: (fn: () => Promise<void> | void) => void }
 
 function client (t: Tap, url: string): Redis {
   const redis = new Redis(url)
+  redis.on('error', () => {}) // a server restarted or killed on purpose
   t.teardown(() => { redis.disconnect() })
   return redis
 }
@@ -180,6 +182,30 @@ t.test('on a three-master Cluster (hashIds on): the expiries of every master, ea
   await until(async () => (await Promise.all(admins.map(subscribers))).every((n) => n === 0), 2000, 'every subscriber to close')
   t.pass('close() closes every subscriber')
   t.equal(cluster.status, 'ready', 'and never the application\'s client')
+})
+
+t.test('behind Sentinel: after a failover the subscriber follows the new master', async (t) => {
+  const set = await startRedisSentinel(t)
+  const redis = new Redis({ sentinels: set.sentinels, name: MASTER_NAME, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  redis.on('error', () => {})
+  t.teardown(() => { redis.disconnect() })
+  await until(() => redis.status === 'ready', 5000, 'the client')
+  const store = new RedisSessionStore({ redis, prefix: 'app:', expiredEvents: 'configure' })
+  t.teardown(() => store.close())
+  const { emitted } = record(t, store)
+  const replica = client(t, set.replica.url)
+  const master = client(t, set.master.url)
+  await until(async () => await subscribers(master) === 1, 5000, 'the subscriber on the master')
+  t.equal(await subscribers(replica), 0, 'none on the replica')
+
+  await set.killMaster()
+  await set.waitForPromotion()
+  await until(async () => await subscribers(replica) === 1, 15_000, 'the subscriber on the promoted replica')
+  t.equal((await replica.config('GET', 'notify-keyspace-events') as string[])[1], 'xE', 'configured there too')
+  await until(() => redis.status === 'ready', 15_000, 'the client to reach the new master')
+  const id = await store.createSession({}, 1)
+  await until(() => emitted.length >= 1, 5000, 'the expired event')
+  t.same(emitted, [{ handle: store.handle(id), user: undefined }], 'its expiries arrive')
 })
 
 t.test('expiredEvents takes false, true or "configure"', async (t) => {
