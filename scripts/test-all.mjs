@@ -10,15 +10,17 @@
 //
 // Prints one totals line per run and a summary; exits non-zero when any run fails.
 //
-// One after another by default. Measured on the 2-core CI machine (2038 tests a run, Node builds cached):
-// one after another 9 min 10 s (3:56 machine's Node with coverage, 2:49 Node 22, 2:25 Node 24); two at a
-// time 6 min 29 s, no failure either way. The sequential default keeps every run at the contention
-// `npm test` has (tap's default, one job per CPU), which the suite's timing assertions (500 ms timeouts,
-// "answered within 2.5 s", polling for a background restore) were written for, at about 10 minutes with
-// the build, well inside CI's 30; --parallel 2 is there for a quicker local check.
+// Two runs at a time by default: the suite mostly waits (for TTLs to run out, servers to start, failovers),
+// so one run keeps the 2-core CI machine about half busy. Measured on it (2026-12-04, Node builds cached,
+// about 3,680 tests a run): two at a time 10 min 52 s in all (6:23 machine's Node, 5:53 Node 22, 4:59
+// Node 24; 93 % of one CPU on average), no failure; one after another the machine's Node alone took
+// 8 min 41 s with coverage, and CI ran the three one after another in 1706 s, too close to its 30
+// minutes. Runs that go alongside another get a project root of their own and report no coverage
+// (npm test does);
+// --parallel 1 gives the old sequential order, at tap's default contention (one job per CPU).
 //
-//   node scripts/test-all.mjs                 the three runs, one after another
-//   node scripts/test-all.mjs --parallel 2    two runs at a time (each in its own tap project root, no coverage)
+//   node scripts/test-all.mjs                 the three runs, two at a time (each in its own tap project root, no coverage)
+//   node scripts/test-all.mjs --parallel 1    one after another (the machine's Node with coverage)
 //   node scripts/test-all.mjs --jobs 1        tap's --jobs for each run (default: one per CPU)
 //   node scripts/test-all.mjs --only 22,24    only these runs ("machine" names the machine's Node)
 //   node scripts/test-all.mjs test/store.test.ts   only these test files, on every Node
@@ -36,7 +38,7 @@ const MAJORS = ['22', '24']
 const { values: args, positionals: tapFiles } = parseArgs({
   allowPositionals: true,
   options: {
-    parallel: { type: 'string', default: '1' },
+    parallel: { type: 'string', default: '2' },
     jobs: { type: 'string' },
     only: { type: 'string' }
   }
