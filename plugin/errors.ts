@@ -111,6 +111,11 @@ export const RETRY = 'Retry shortly.'
 export const NOTHING_WRITTEN = 'Nothing was written; retry shortly.'
 export const OUTCOME_UNKNOWN = 'The write was sent but not confirmed, so it may or may not have been applied; read the session again before you retry it.'
 
+/** A store call that failed before anything reached Redis (so it certainly changed nothing). */
+export function notSent (err: unknown): boolean {
+  return err instanceof Error && (err as { code?: string }).code === 'FST_REDIS_SESSION_UNAVAILABLE' && err.message.endsWith(NOT_SENT)
+}
+
 /** A write would take the session past maxFields or maxSessionBytes; nothing was written. */
 export const SessionTooLargeError = createError<'FST_REDIS_SESSION_TOO_LARGE', 413, [string, string, number, string]>(
   'FST_REDIS_SESSION_TOO_LARGE',

@@ -9,7 +9,7 @@ import { decodeValue } from './codec'
 import type { SessionCookie } from './cookie'
 import { Deadline } from './deadline'
 import {
-  InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError
+  InvalidValueError, NOT_SENT, NoSessionError, RedisUnavailableError, ReplySentError, SessionGoneError, SessionNotLoadedError, notSent
 } from './errors'
 import {
   CREATED_AT, Forward, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_EXPIRES, SESSION_ISSUED, SESSION_TTL, checkLabel, checkTtl, checkUser,
@@ -790,10 +790,18 @@ export class Session {
     let latest: Map<string, string> | null | Forward
     try {
       if (user !== undefined) await store.file(user, id, ttl, deadline, expires)
+    } catch (err) {
+      // Nothing moved yet: the session stays where it is.
+      this.#renewFailed(oldId, err as Error)
+      return
+    }
+    try {
       latest = await store.renew(oldId, id, this.#ctx.rotateGraceMs, deadline)
     } catch (err) {
-      // Not confirmed: the marker may stand; if so, put the session back (a no-op where it did not).
-      await store.restore(oldId, new Map(loaded), new Deadline(store.timeout)).catch(noop)
+      // Sent but not confirmed: the marker may stand; if so, put the session back (a no-op where it
+      // did not). Not when it was never sent: a marker there then is another request's (a
+      // regenerate() meanwhile), and putting this request's copy back would revive the old ID.
+      if (!notSent(err)) await store.restore(oldId, new Map(loaded), new Deadline(store.timeout)).catch(noop)
       this.#renewFailed(oldId, err as Error)
       return
     }
