@@ -37,18 +37,24 @@ export const plugin: FastifyPluginAsync<RedisSessionOptions> = async function re
     rotateGraceMs: opts.rotateGraceMs
   }
 
-  fastify.decorate('sessionStore', { getter: () => store })
+  try {
+    fastify.decorate('sessionStore', { getter: () => store })
+    // request.session is there in every hook and handler of every request, from the first: a hook that
+    // runs before our onRequest sees the same Session, not loaded yet (it refuses changes with a coded error).
+    fastify.decorateRequest(kSession, null)
+    fastify.decorateRequest('session', {
+      getter (this: FastifyRequest): Session {
+        const request = this as WithSession
+        return request[kSession] ?? (request[kSession] = new Session(context, request))
+      }
+    })
+  } catch (err) {
+    // Registered twice, say: the store's own connections (expiredEvents) must not keep the process up.
+    await store.close()
+    throw err
+  }
   // The store's own connections (expiredEvents' subscribers), never the application's client.
   fastify.addHook('onClose', async () => { await store.close() })
-  // request.session is there in every hook and handler of every request, from the first: a hook that
-  // runs before our onRequest sees the same Session, not loaded yet (it refuses changes with a coded error).
-  fastify.decorateRequest(kSession, null)
-  fastify.decorateRequest('session', {
-    getter (this: FastifyRequest): Session {
-      const request = this as WithSession
-      return request[kSession] ?? (request[kSession] = new Session(context, request))
-    }
-  })
 
   // A route's config.session is checked once, when the route is added: a typo fails at boot.
   fastify.addHook('onRoute', (route) => {

@@ -138,7 +138,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   readonly #isRef: (ref: string) => boolean
   readonly #serverPrefix: string
   /** The expired-key subscribers, with expiredEvents. */
-  readonly #expiries: ExpiredEvents | undefined
+  #expiries: ExpiredEvents | undefined
 
   constructor (options: RedisSessionStoreOptions) {
     super()
@@ -585,11 +585,10 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** @internal Put back a session that regenerate() took, if its ID still holds the rotation marker. */
   async restore (id: string, hash: Map<string, string>, deadline: Deadline): Promise<boolean> {
     const ttl = parseTtl(hash.get(SESSION_TTL)) ?? this.#options.ttl
-    const [restored] = await Promise.all([
-      this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))),
-      this.#retiredMark(id, deadline, false)
-    ])
-    return restored === 1
+    const restored = await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))) === 1
+    // Only once it is back: a refused restore (a logout meanwhile) leaves a marker, still no session.
+    if (restored) await this.#retiredMark(id, deadline, false)
+    return restored
   }
 
   /**
@@ -679,13 +678,13 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     if (this.#expiries === undefined) return undefined
     const key = this.#options.prefix + 'retired:' + this.#ref(id)
     return this.#send(deadline, true, () => retired ? (this.#redis as unknown as Marker).set(key, '1', 'EX', RETIRED_MARK_TTL) : this.#redis.del(key)).then(() => {}, (err: Error) => {
-      this.#warnings.warn('EXPIRED_EVENTS', `fastify-redis-hash-session: could not ${retired ? 'mark' : 'unmark'} a rotated session ID for the expired event (${err.message}); its rotation marker's expiry ${retired ? 'may be reported as "expired"' : 'or its own may go unreported'}`)
+      this.#warnings.warn('EXPIRED_EVENTS_MARK', `fastify-redis-hash-session: could not ${retired ? 'mark' : 'unmark'} a rotated session ID for the expired event (${err.message}); if the rotation went through, ${retired ? 'its rotation marker\'s expiry may be reported as "expired"' : 'the restored session\'s expiry within 90 s may go unreported'}`)
     })
   }
 
   /** A keyspace notification: `serverKey` expired. An event when it was a session (not a marker, not another key). */
   #onExpired (serverKey: string): void {
-    if (!serverKey.startsWith(this.#serverPrefix)) return
+    if (this.#expiries === undefined || !serverKey.startsWith(this.#serverPrefix)) return
     const ref = serverKey.slice(this.#serverPrefix.length)
     if (!this.#isRef(ref)) return
     if (this.listenerCount('expired') === 0 && !CHANNELS.expired.hasSubscribers) return
@@ -693,13 +692,14 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     this.#send(this.#deadline(), false, () => (this.#redis as unknown as Marker).exists(mark)).then((marked) => {
       if (marked === 0) this.#eventForRef('expired', ref, undefined)
     }, (err: Error) => {
-      this.#warnings.warn('EXPIRED_EVENTS', `fastify-redis-hash-session: a session expired but could not be told from a rotation marker (${err.message}); no "expired" event for it`)
+      this.#warnings.warn('EXPIRED_EVENTS_CHECK', `fastify-redis-hash-session: a session expired but could not be told from a rotation marker (${err.message}); no "expired" event for it`)
     })
   }
 
   /** Stop the `expired` events' subscriber connections (expiredEvents). Never closes the client it was given. */
   async close (): Promise<void> {
     this.#expiries?.close()
+    this.#expiries = undefined
   }
 
   /** A deadline for one call of the public API. */

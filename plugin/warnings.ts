@@ -14,15 +14,16 @@ export class Warnings {
     this.#log = log
   }
 
-  warn (kind: string, message: string): void {
+  /** `scope` throttles apart what shares a kind (one per server, say); default: the kind. */
+  warn (kind: string, message: string, scope = kind): void {
     if (this.#log === undefined) return
     const now = Date.now()
-    const last = this.#last.get(kind)
+    const last = this.#last.get(scope)
     if (last !== undefined && now - last.at < INTERVAL_MS) {
       last.skipped++
       return
     }
-    this.#last.set(kind, { at: now, skipped: 0 })
+    this.#last.set(scope, { at: now, skipped: 0 })
     this.#log.warn({ kind, skippedSinceLast: last?.skipped ?? 0 }, message)
   }
 }

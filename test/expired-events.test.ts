@@ -137,6 +137,18 @@ t.test('true on a server that does not publish them: a warning that says what to
   t.same(emitted, [], 'no event')
 })
 
+t.test("'configure' where CONFIG SET is refused (an ACL): a warning that says what to set, and still subscribed", async (t) => {
+  const server = await startRedisServer(t, ['--user', 'default', 'reset', 'on', 'nopass', '~*', '&*', '+@all', '-config|set'])
+  const admin = client(t, server.url)
+  const warnings: Array<[Record<string, unknown>, string]> = []
+  const store = new RedisSessionStore({ redis: client(t, server.url), expiredEvents: 'configure', log: { warn: (obj, msg) => { warnings.push([obj as Record<string, unknown>, msg]) } } })
+  t.teardown(() => store.close())
+  await until(async () => await subscribers(admin) === 1, 5000, 'the subscriber')
+  t.equal(warnings.length, 1)
+  t.equal(warnings[0][0].kind, 'EXPIRED_EVENTS_CONFIG')
+  t.match(warnings[0][1], /refused CONFIG SET notify-keyspace-events .*set notify-keyspace-events to include "Ex"/)
+})
+
 t.test("after a Redis restart the subscriber reconnects, 'configure' sets the setting again, and events flow", async (t) => {
   const server = await startRedisServer(t)
   const admin = client(t, server.url)
@@ -178,6 +190,20 @@ t.test('on a three-master Cluster (hashIds on): the expiries of every master, ea
   await sleep(500)
   t.same(emitted.map((e) => e.handle).sort(), ids.map((id) => store.handle(id)).sort(), 'one event per session, from all three masters')
 
+  // The cluster's own connection to a master drops ('-node'): that master's subscriber stays.
+  await admins[0].client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+  await sleep(1500)
+  t.equal(await subscribers(admins[0]), 1, 'a master whose pool connection dropped keeps its subscriber')
+  emitted.length = 0
+  let onFirst: string | undefined
+  while (onFirst === undefined) {
+    const id = await store.createSession({ a: 1 }, 1)
+    if (await admins[0].exists(store.key(id)).catch(() => 0) === 1) onFirst = id
+    else await store.deleteSession(id)
+  }
+  await until(() => emitted.some((e) => e.handle === store.handle(onFirst as string)), 5000, 'its expiry')
+  t.pass('and its expiries still arrive')
+
   await store.close()
   await until(async () => (await Promise.all(admins.map(subscribers))).every((n) => n === 0), 2000, 'every subscriber to close')
   t.pass('close() closes every subscriber')
@@ -206,6 +232,20 @@ t.test('behind Sentinel: after a failover the subscriber follows the new master'
   const id = await store.createSession({}, 1)
   await until(() => emitted.length >= 1, 5000, 'the expired event')
   t.same(emitted, [{ handle: store.handle(id), user: undefined }], 'its expiries arrive')
+})
+
+t.test('a registration that fails (twice on one instance) leaves no subscriber behind', async (t) => {
+  const server = await startRedisServer(t, ['--notify-keyspace-events', 'Ex'])
+  const admin = client(t, server.url)
+  const redis = client(t, server.url)
+  const fastify = Fastify()
+  fastify.register(redisSession, { redis, prefix: 'a:', expiredEvents: true })
+  fastify.register(redisSession, { redis, prefix: 'b:', expiredEvents: true })
+  await t.rejects(async () => { await fastify.ready() }, { code: 'FST_ERR_DEC_ALREADY_PRESENT' })
+  await fastify.close()
+  await sleep(300)
+  await until(async () => await subscribers(admin) === 0, 3000, 'no subscriber left')
+  t.pass('none left')
 })
 
 t.test('expiredEvents takes false, true or "configure"', async (t) => {
