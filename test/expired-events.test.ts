@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Cluster, Redis } from 'ioredis'
 import t from 'tap'
+import * as ioredis5 from 'ioredis5'
 import redisSession, { RedisSessionStore, type SessionEvent } from '../plugin'
 import { Agent, sessionRoutes } from './helpers/build'
 import { clusterReady, startRedisCluster } from './helpers/redis-cluster'
@@ -191,7 +192,7 @@ t.test('on a three-master Cluster (hashIds on): the expiries of every master, ea
   t.same(emitted.map((e) => e.handle).sort(), ids.map((id) => store.handle(id)).sort(), 'one event per session, from all three masters')
 
   // The cluster's own connection to a master drops ('-node'): that master's subscriber stays.
-  await admins[0].client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+  await admins[0].call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
   await sleep(1500)
   t.equal(await subscribers(admins[0]), 1, 'a master whose pool connection dropped keeps its subscriber')
   emitted.length = 0
@@ -208,6 +209,26 @@ t.test('on a three-master Cluster (hashIds on): the expiries of every master, ea
   await until(async () => (await Promise.all(admins.map(subscribers))).every((n) => n === 0), 2000, 'every subscriber to close')
   t.pass('close() closes every subscriber')
   t.equal(cluster.status, 'ready', 'and never the application\'s client')
+})
+
+t.test('on ioredis 5 too: standalone and a three-master Cluster', async (t) => {
+  const server = await startRedisServer(t)
+  const { nodes, startupNodes } = await startRedisCluster(t)
+  const standalone = new ioredis5.Redis(server.url)
+  const cluster = new ioredis5.Cluster(startupNodes)
+  t.teardown(() => { standalone.disconnect(); cluster.disconnect() })
+  await clusterReady(cluster)
+  const watched = { standalone: [client(t, server.url)], Cluster: nodes.map((node) => client(t, node.url)) }
+  for (const [name, redis] of [['standalone', standalone], ['Cluster', cluster]] as const) {
+    const store = new RedisSessionStore({ redis: redis as unknown as Redis, prefix: 'five:', expiredEvents: 'configure' })
+    t.teardown(() => store.close())
+    const { emitted } = record(t, store)
+    await until(async () => (await Promise.all(watched[name].map(subscribers))).every((n) => n === 1), 10_000, `the ${name}'s subscribers`)
+    const ids = await Promise.all(Array.from({ length: 6 }, async () => await store.createSession({}, 1)))
+    await until(() => emitted.length >= ids.length, 6000, `the ${name}'s events`)
+    await sleep(300)
+    t.same(emitted.map((e) => e.handle).sort(), ids.map((id) => store.handle(id)).sort(), `${name}: one event per session`)
+  }
 })
 
 t.test('behind Sentinel: after a failover the subscriber follows the new master', async (t) => {
