@@ -1,6 +1,7 @@
 // The inspection CLI, run as a user runs it: the real `bin` from package.json as a child process,
 // against a few hundred sessions on a single Redis and on a three-master Cluster. Each test checks
 // what it printed (tables, histograms, JSON) and what Redis holds afterwards, not only the exit code.
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import t from 'tap'
 import { Cluster, Redis } from 'ioredis'
@@ -317,4 +318,22 @@ t.test('errors: one line on stderr and an exit code a script can tell apart', as
   t.equal(help.code, 0)
   t.match(help.stdout, /^Usage: fastify-redis-hash-session <command> \[options\]/)
   t.match(help.stdout, /Exit codes: 0 done, 1 unexpected failure, 2 wrong usage, 3 no such session, 4 Redis unreachable\./)
+})
+
+t.test('output cut short (`| head -1`): a quiet exit, not a stack trace', async (t) => {
+  const server = await startRedisServer(t)
+  const redis = new Redis(server.url)
+  t.teardown(() => { redis.disconnect() })
+  const store = new RedisSessionStore({ redis, prefix: 'cut:' })
+  await seed(store)
+  for (const command of ['list', 'stats']) {
+    const child = spawn(process.execPath, [BIN, command, '--url', server.url, '--prefix', 'cut:'], { env: { PATH: process.env.PATH }, timeout: 60_000 })
+    let stderr = ''
+    child.stderr.on('data', (d) => { stderr += d })
+    // Read the first chunk, then close the pipe, as `head -1` does.
+    child.stdout.once('data', () => { child.stdout.destroy() })
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    t.equal(stderr, '', `${command}: nothing on stderr`)
+    t.equal(code, 0, `${command}: exit 0`)
+  }
 })
