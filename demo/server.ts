@@ -3,7 +3,7 @@
 //
 //   node dist/demo/server.js [--port 8080] [--host localhost] [--redis-host localhost] [--redis-port 6379]
 //
-// Environment: PORT, HOST, REDIS_URL (redis://[:password@]host:port[/db]), LOG_LEVEL, REDIS_CLI.
+// Environment: PORT, HOST, REDIS_URL (redis://[:password@]host:port[/db]), LOG_LEVEL, SESSION_SECRET, REDIS_CLI.
 // Flags win over the environment.
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
@@ -18,7 +18,9 @@ Options:
   --redis-port <n>    Redis port (overrides the port in REDIS_URL; default 6379)
   -h, --help          show this help
 
-Environment: REDIS_URL (e.g. redis://localhost:6379), PORT, HOST, LOG_LEVEL (default info).`
+Environment: REDIS_URL (e.g. redis://localhost:6379), PORT, HOST, LOG_LEVEL (default info),
+SESSION_SECRET (signs the cookie; comma-separated to rotate, the first signs; unset: a public
+development secret, with a warning), REDIS_CLI (the redis-cli command the page shows).`
 
 export interface ServerConfig {
   port: number

@@ -13,8 +13,8 @@ import redisSession from '../plugin'
 import { newClient, uniquePrefix } from './helpers/build'
 import { Browser, serve } from './helpers/http'
 
-function escape (s: string): string {
-  return s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
+function escapeHtml (s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
 /** The README's registration: flash after the session plugin; a POST flashes, the page it redirects to shows it once. */
@@ -32,7 +32,7 @@ async function routes (app: FastifyInstance): Promise<void> {
     // Only a session that holds messages is asked for them: reply.flash() writes the field back
     // (emptied), which would start a session for every visitor who has none.
     const messages = request.session.get('flash') === undefined ? [] : reply.flash('success') as string[]
-    return reply.type('text/html').send(messages.map((m) => `<p class="flash success">${escape(m)}</p>`).join('') + '<h1>Profile</h1>')
+    return reply.type('text/html').send(messages.map((m) => `<p class="flash success">${escapeHtml(m)}</p>`).join('') + '<h1>Profile</h1>')
   })
   app.post('/notes', async (request) => {
     request.flash('info', 'one')
