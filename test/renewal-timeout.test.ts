@@ -7,9 +7,20 @@ import { createHash } from 'node:crypto'
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Redis } from 'ioredis'
 import { Agent, build, countRoundTrips, newClient, sessionRoutes } from './helpers/build'
 
 const HOUR_AGO = (): string => new Date(Date.now() - 3600_000).toISOString()
+
+/** Log in, age the ID past rotateAfter (its created_at an hour back, in Redis), and make the request that renews it. */
+async function loginAndRenew (app: FastifyInstance, redis: Redis, keyOf: (id: string) => string): Promise<{ agent: Agent, old: string, renewed: string }> {
+  const agent = new Agent(app)
+  await agent.post('/login')
+  const old = agent.sid as string
+  await redis.hset(keyOf(old), 'created_at', HOUR_AGO())
+  await agent.get('/who')
+  return { agent, old, renewed: agent.sid as string }
+}
 
 function routes (app: FastifyInstance): void {
   sessionRoutes(app)
@@ -76,12 +87,7 @@ t.test('an ID older than rotateAfter moves to a new one during a request, with e
 
 t.test('within the grace window the old ID is served the same session, and never gets the new ID', async (t) => {
   const { app, redis, key } = await build(t, { rotateAfter: 600, rotateGrace: 10 }, routes)
-  const agent = new Agent(app)
-  await agent.post('/login')
-  const old = agent.sid as string
-  await redis.hset(key(old), 'created_at', HOUR_AGO())
-  await agent.get('/who')
-  const renewed = agent.sid as string
+  const { old, renewed } = await loginAndRenew(app, redis, key)
   t.not(renewed, old)
 
   const stale = new Agent(app)
@@ -104,12 +110,7 @@ t.test('within the grace window the old ID is served the same session, and never
 
 t.test('after the grace window the old ID is dead', async (t) => {
   const { app, redis, key, prefix } = await build(t, { rotateAfter: 600, rotateGrace: 1 }, routes)
-  const agent = new Agent(app)
-  await agent.post('/login')
-  const old = agent.sid as string
-  await redis.hset(key(old), 'created_at', HOUR_AGO())
-  await agent.get('/who')
-  const renewed = agent.sid as string
+  const { agent, old, renewed } = await loginAndRenew(app, redis, key)
   await sleep(1200)
   const stale = new Agent(app)
   stale.sid = old
@@ -174,12 +175,7 @@ t.test('a logout through the old ID within the grace window ends the session', a
   const { app, redis, key } = await build(t, { rotateAfter: 600 }, routes)
   const destroyed: unknown[] = []
   app.sessionStore.on('destroyed', (event) => destroyed.push(event))
-  const agent = new Agent(app)
-  await agent.post('/login')
-  const old = agent.sid as string
-  await redis.hset(key(old), 'created_at', HOUR_AGO())
-  await agent.get('/who')
-  const renewed = agent.sid as string
+  const { agent, old, renewed } = await loginAndRenew(app, redis, key)
   const stale = new Agent(app)
   stale.sid = old
   const logout = await stale.post('/destroy')
@@ -222,12 +218,7 @@ t.test('rotateAfter and rotateGrace are checked at register time', async (t) => 
 t.test('with hashIds the marker forwards by hash, and a rolling cookie still never carries the new ID to an old-ID request', async (t) => {
   const { app, redis, prefix } = await build(t, { rotateAfter: 600, hashIds: true, cookie: { maxAge: 600 } }, routes)
   const hashed = (id: string): string => prefix + createHash('sha256').update(id).digest('hex')
-  const agent = new Agent(app)
-  await agent.post('/login')
-  const old = agent.sid as string
-  await redis.hset(hashed(old), 'created_at', HOUR_AGO())
-  await agent.get('/who')
-  const renewed = agent.sid as string
+  const { agent, old, renewed } = await loginAndRenew(app, redis, hashed)
   t.not(renewed, old)
   const marker = await redis.hgetall(hashed(old))
   t.equal(prefix + marker.rotated_to, hashed(renewed), 'rotated_to is the new key\'s hash')
