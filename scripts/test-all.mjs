@@ -14,7 +14,7 @@
 // so one run keeps the 2-core CI machine about half busy. Measured on it (2026-12-04, Node builds cached,
 // about 3,680 tests a run): two at a time 10 min 52 s in all (6:23 machine's Node, 5:53 Node 22, 4:59
 // Node 24; 93 % of one CPU on average), no failure; one after another the machine's Node alone took
-// 8 min 41 s with coverage, and CI ran the three one after another in 1706 s, too close to its 30
+// 8 min 41 s with coverage, and CI ran the three one after another in 1283 s and in 1706 s, too close to its 30
 // minutes. Runs that go alongside another get a project root of their own and report no coverage
 // (npm test does);
 // --parallel 1 gives the old sequential order, at tap's default contention (one job per CPU).
