@@ -8,7 +8,7 @@ import { Deadline } from './deadline'
 import { CHANNELS, type SessionEventName, type SessionEvents } from './events'
 import {
   FieldTooLargeError, InvalidFieldError, InvalidTtlError, InvalidValueError, NOTHING_WRITTEN, NotAnIntegerError,
-  NOT_SENT, OUTCOME_UNKNOWN, RETRY, RedisReplyError, RedisUnavailableError, ReservedFieldError, SessionTooLargeError, UnsafeIntegerError
+  NOT_SENT, OUTCOME_UNKNOWN, RETRY, RedisReplyError, RedisUnavailableError, ReservedFieldError, SessionTooLargeError, UnsafeIntegerError, notSent
 } from './errors'
 import { MAX_TTL, resolveStoreOptions, type ResolvedStoreOptions } from './options'
 import { type ExpiredEvents, watchExpiredKeys } from './expired-events'
@@ -678,6 +678,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     if (this.#expiries === undefined) return undefined
     const key = this.#options.prefix + 'retired:' + this.#ref(id)
     return this.#send(deadline, true, () => retired ? (this.#redis as unknown as Marker).set(key, '1', 'EX', RETIRED_MARK_TTL) : this.#redis.del(key)).then(() => {}, (err: Error) => {
+      // Not sent: nor was the step beside it, sent in the same state of the same deadline.
+      if (notSent(err)) return
       this.#warnings.warn('EXPIRED_EVENTS_MARK', `fastify-redis-hash-session: could not ${retired ? 'mark' : 'unmark'} a rotated session ID for the expired event (${err.message}); if the rotation went through, ${retired ? 'its rotation marker\'s expiry may be reported as "expired"' : 'the restored session\'s expiry within 90 s may go unreported'}`)
     })
   }
