@@ -639,10 +639,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
 
   /** @internal Read a live session and leave a rotation marker at its ID, atomically; null when it was gone. */
   async take (id: string, deadline: Deadline): Promise<Map<string, string> | null> {
-    const [flat] = await Promise.all([
-      this.#send(deadline, true, () => this.#redis.fastifySessionTake(this.key(id), nowIso(), ROTATION_MARKER_TTL)),
-      this.#retiredMark(id, deadline, true)
-    ])
+    const flat = await this.#retiring(id, deadline, this.#send(deadline, true, () => this.#redis.fastifySessionTake(this.key(id), nowIso(), ROTATION_MARKER_TTL)))
     return flat.length === 0 ? null : toMap(flat)
   }
 
@@ -651,20 +648,13 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * `newId` for `graceMs`, atomically. Null when it was gone; a Forward when another request renewed it first.
    */
   async renew (id: string, newId: string, graceMs: number, deadline: Deadline): Promise<Map<string, string> | null | Forward> {
-    const [flat] = await Promise.all([
-      this.#send(deadline, true, () => this.#redis.fastifySessionRenew(this.key(id), nowIso(), ROTATION_MARKER_TTL, this.#ref(newId), graceMs)),
-      this.#retiredMark(id, deadline, true)
-    ])
+    const flat = await this.#retiring(id, deadline, this.#send(deadline, true, () => this.#redis.fastifySessionRenew(this.key(id), nowIso(), ROTATION_MARKER_TTL, this.#ref(newId), graceMs)))
     return flat.length === 0 ? null : forwarded(flat) ?? toMap(flat)
   }
 
   /** @internal Leave a rotation marker where a live session was (a login over it); false when there was none. */
   async retire (id: string, deadline: Deadline): Promise<boolean> {
-    const [replaced] = await Promise.all([
-      this.#send(deadline, true, () => this.#redis.fastifySessionReplace(this.key(id), nowIso(), ROTATION_MARKER_TTL)),
-      this.#retiredMark(id, deadline, true)
-    ])
-    return replaced === 1
+    return await this.#retiring(id, deadline, this.#send(deadline, true, () => this.#redis.fastifySessionReplace(this.key(id), nowIso(), ROTATION_MARKER_TTL))) === 1
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -672,6 +662,13 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   // not a session expiring, and a notification carries nothing but the key's name: so the steps that
   // leave a marker also set a companion key, {prefix}retired:{ref}, which outlives the marker
   // (RETIRED_MARK_TTL against ROTATION_MARKER_TTL), and an expiry at a marked ref is no event.
+
+  /** A step that leaves a rotation marker at `id` (already sent), with the companion set alongside it. */
+  async #retiring<T> (id: string, deadline: Deadline, step: Promise<T>): Promise<T> {
+    if (this.#expiries === undefined) return await step
+    const [result] = await Promise.all([step, this.#retiredMark(id, deadline, true)])
+    return result
+  }
 
   /** Set (or, for restore(), delete) the companion of a ref that now holds a rotation marker. Never throws. */
   #retiredMark (id: string, deadline: Deadline, retired: boolean): Promise<void> | undefined {
