@@ -673,12 +673,16 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** Set (or, for restore(), delete) the companion of a ref that now holds a rotation marker. Never throws. */
   #retiredMark (id: string, deadline: Deadline, retired: boolean): Promise<void> | undefined {
     if (this.#expiries === undefined) return undefined
-    const key = this.#options.prefix + 'retired:' + this.#ref(id)
+    const key = this.#retiredKey(this.#ref(id))
     return this.#send(deadline, true, () => retired ? (this.#redis as unknown as Marker).set(key, '1', 'EX', RETIRED_MARK_TTL) : this.#redis.del(key)).then(() => {}, (err: Error) => {
       // Not sent: nor was the step beside it, sent in the same state of the same deadline.
       if (notSent(err)) return
       this.#warnings.warn('EXPIRED_EVENTS_MARK', `fastify-redis-hash-session: could not ${retired ? 'mark' : 'unmark'} a rotated session ID for the expired event (${err.message}); if the rotation went through, ${retired ? 'its rotation marker\'s expiry may be reported as "expired"' : 'the restored session\'s expiry within 90 s may go unreported'}`)
     })
+  }
+
+  #retiredKey (ref: string): string {
+    return this.#options.prefix + 'retired:' + ref
   }
 
   /** A keyspace notification: `serverKey` expired. An event when it was a session (not a marker, not another key). */
@@ -687,7 +691,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     const ref = serverKey.slice(this.#serverPrefix.length)
     if (!this.#isRef(ref)) return
     if (this.listenerCount('expired') === 0 && !CHANNELS.expired.hasSubscribers) return
-    const mark = this.#options.prefix + 'retired:' + ref
+    const mark = this.#retiredKey(ref)
     this.#send(this.#deadline(), false, () => (this.#redis as unknown as Marker).exists(mark)).then((marked) => {
       if (marked === 0) this.#eventForRef('expired', ref, undefined)
     }, (err: Error) => {
