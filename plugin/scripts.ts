@@ -83,7 +83,8 @@ end
 /**
  * onRequest: load a session and slide its expiry in one atomic round trip.
  * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid,
- * ARGV[3] = touchAfter in seconds (0: always slide). With it, a session slid less than touchAfter
+ * ARGV[3] = touchAfter in seconds (0: always slide). (The store first tries a plain HGETALL + PTTL,
+ * see store.ts #peek, and calls this only when that cannot decide without writing.) With it, a session slid less than touchAfter
  * seconds ago (capped at half its own TTL, so a short session keeps most of its life) is returned as
  * it is, nothing written. Decided from the key's remaining TTL, so by Redis's clock alone: app
  * servers' clocks and the stored last_accessed_at (whatever it holds) play no part.

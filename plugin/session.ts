@@ -13,7 +13,7 @@ import {
 } from './errors'
 import {
   CREATED_AT, Forward, LAST_ACCESSED_AT, RESERVED_FIELDS, ROTATED, SESSION_EXPIRES, SESSION_ISSUED, SESSION_TTL, checkLabel, checkTtl, checkUser,
-  generateId, nowIso, parseTtl, type Loaded, type RedisSessionStore
+  Unslid, generateId, nowIso, parseTtl, type Loaded, type RedisSessionStore
 } from './store'
 import type {
   CreateSessionOptions, SessionCounterField, SessionField, SessionFieldValue, SessionRecord, SessionValue, SetUserOptions
@@ -742,7 +742,7 @@ export class Session {
     if (this.#renew && this.#cookieAction === 'none' && this.#cookieId === undefined) this.#cookieAction = 'roll'
     // Slid now (not throttled by touchAfter, not refused): the cookie's Max-Age starts again too, and
     // a session filed under a user is filed again, so the user's index lives as long as it does.
-    if (loaded.get(LAST_ACCESSED_AT) === this.#slideTime) {
+    if (!(loaded instanceof Unslid) && loaded.get(LAST_ACCESSED_AT) === this.#slideTime) {
       if (this.#ctx.rolling) this.#slid(false)
       const user = loaded.get(SESSION_USER)
       if (user !== undefined) this.#background = this.#refile(id, user, loaded)

@@ -49,6 +49,9 @@ const FORWARD_MARK = '>'
 
 export type Loaded = Map<string, string> | null | typeof ROTATED | Forward
 
+/** @internal A session load() served as it was, nothing slid (touchAfter's window). */
+export class Unslid extends Map<string, string> {}
+
 /** A script's one-element array answer: a renewal's marker, forwarding to the ref in it. */
 function forwarded (reply: unknown): Forward | undefined {
   return Array.isArray(reply) && reply.length === 1 ? new Forward(FORWARD_MARK + String(reply[0])) : undefined
@@ -514,6 +517,10 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   async load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     let reply: string[] | 0 | null
     const options = this.#options
+    if (options.touchAfter > 0) {
+      const untouched = await this.#peek(id, deadline)
+      if (untouched !== undefined) return untouched
+    }
     try {
       reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter))
     } catch (err) {
@@ -531,6 +538,31 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
       this.#warnings.warn(refusal.split(' ', 1)[0], `fastify-redis-hash-session: Redis refuses writes (${refusal.split(' ', 1)[0]}); sessions are served without sliding their expiry until it accepts writes again`)
     }
     return toMap(reply)
+  }
+
+  /**
+   * touchAfter's read that writes nothing: HGETALL and PTTL, plain commands sent together (one round
+   * trip, no script: a script's call and the conversion of its reply cost Redis more than the two
+   * writes it would skip). The session as it is while its key was slid less than the window ago (by
+   * the key's remaining TTL, so by Redis's clock, as the load script decides), null when the key does
+   * not exist; undefined for everything else, which the load script then decides: a slide is due, a
+   * rotation marker, a session near its absolute end.
+   */
+  async #peek (id: string, deadline: Deadline): Promise<Map<string, string> | null | undefined> {
+    const key = this.key(id)
+    const redis = this.#redis
+    const [hash, pttl] = await this.#send(deadline, false, () => Promise.all([redis.hgetall(key), redis.pttl(key)]))
+    const fields = new Unslid()
+    for (const field in hash) fields.set(field, hash[field])
+    if (fields.size === 0) return null
+    if (!fields.has(CREATED_AT) || pttl < 0) return undefined
+    const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
+    // absoluteTtl: once its end is within one ttl, the key's expiry is capped by it: the script decides.
+    const end = fields.get(SESSION_EXPIRES)
+    if (end !== undefined && !(Number(end) * 1000 - Date.now() > ttl * 1000)) return undefined
+    // The same window as the script's: touchAfter, at most half the session's own TTL.
+    const after = Math.min(this.#options.touchAfter, Math.floor(ttl / 2))
+    return after > 0 && pttl > (ttl - after) * 1000 ? fields : undefined
   }
 
   /** The hash as it is, changing nothing. */

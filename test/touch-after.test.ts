@@ -1,6 +1,7 @@
 // touchAfter: a load within that many seconds of the session's last slide writes nothing to Redis
-// (no HSET of last_accessed_at, no EXPIRE), decided inside the one load script from the key's
-// remaining TTL (Redis's clock); a load after it slides as always. Time passing is played by
+// (no HSET of last_accessed_at, no EXPIRE) and runs no script: HGETALL and PTTL, sent together,
+// decided from the key's remaining TTL (Redis's clock); a load after it runs the load script, which
+// decides again and slides as always. Time passing is played by
 // lowering the key's TTL. With cookie.maxAge, the cookie is re-sent when a load slides the key,
 // once onSend has checked the session is still live.
 import t, { type Test } from 'tap'
@@ -51,7 +52,9 @@ t.test('a read within touchAfter writes nothing: 0 HSET and 0 EXPIRE, the TTL ru
   const calls = await commandCalls(admin)
   t.equal(calls.hset ?? 0, 0, 'no HSET in 20 reads')
   t.equal(calls.expire ?? 0, 0, 'no EXPIRE in 20 reads')
-  t.ok((calls.evalsha ?? 0) + (calls.eval ?? 0) >= 20, 'each read is still one load script')
+  t.equal((calls.evalsha ?? 0) + (calls.eval ?? 0), 0, 'no script: a throttled read is a plain HGETALL')
+  t.equal(calls.hgetall, 20, 'one HGETALL per read')
+  t.equal(calls.pttl, 20, 'and one PTTL, sent with it')
   t.equal(await admin.hget(key, 'last_accessed_at'), touchedAt, 'last_accessed_at unchanged')
   const ttl = await admin.ttl(key)
   t.ok(ttl <= 560 && ttl > 550, `the expiry was not slid (TTL ${ttl})`)
@@ -179,6 +182,56 @@ t.test('with cookie.maxAge a read that loaded before a racing login does not han
   t.equal(res.statusCode, 200)
   t.equal(res.headers['set-cookie'], undefined, 'the slow response rolls no cookie for the retired ID')
   t.equal((await agent.get('/session')).json().data.username, 'ann', 'the browser is still logged in')
+})
+
+t.test('a read that writes nothing still ends, retires, renews and follows as the load script does', async (t) => {
+  const window = { ttl: 600, touchAfter: 60 }
+  // absoluteTtl: past its end (whatever the key's own expiry says) the session is over, and its key goes.
+  {
+    const { agent, admin, prefix } = await setup(t, { ...window, absoluteTtl: 3600 })
+    const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+    await admin.hset(prefix + id, 'session_expires', String(Math.floor(Date.now() / 1000) - 1))
+    const res = await agent.get('/session')
+    t.equal(res.json().id, null, 'a session past its absolute end is no session')
+    t.equal(await admin.exists(prefix + id), 0, 'and its key is deleted')
+  }
+  // A login in another tab retired the ID: the old cookie finds a marker, never a session (ttl 90 and
+  // touchAfter 40, so by its TTL alone the marker's 60 s would look freshly slid).
+  {
+    const { app, agent, admin, prefix } = await setup(t, { ttl: 90, touchAfter: 40 })
+    const old = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+    const renewed = (await agent.post('/regenerate')).json().id as string
+    const stale = await app.inject({ method: 'POST', url: '/set', headers: { cookie: `sid=${old}` }, payload: { x: '1' } })
+    t.equal(stale.json().id, null, 'a retired ID gets no session')
+    t.equal(stale.headers['set-cookie'], undefined, 'and no new cookie over the browser\'s new one')
+    t.equal(await admin.hget(prefix + old, 'x'), null, 'nothing written at the retired ID')
+    t.equal((await agent.get('/session')).json().id, renewed, 'the new ID is served')
+  }
+  // rotateAfter: an old ID is renewed by a read inside the window; the old ID forwards within the grace.
+  {
+    const { app, agent, admin, prefix } = await setup(t, { ...window, rotateAfter: 600, rotateGrace: 5 })
+    const old = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+    await admin.hset(prefix + old, 'created_at', new Date(Date.now() - 3600_000).toISOString())
+    await admin.config('RESETSTAT')
+    const res = await agent.get('/session')
+    t.not(res.json().id, old, 'the renewal happened on a throttled read')
+    t.equal(res.json().data.username, 'ann')
+    t.equal(agent.sid, res.json().id, 'and the response carries the new ID')
+    const forwarded = await app.inject({ method: 'GET', url: '/session', headers: { cookie: `sid=${old}` } })
+    t.equal(forwarded.json().data.username, 'ann', 'the old ID is served the session within the grace window')
+    t.equal(forwarded.headers['set-cookie'], undefined, 'without the new ID')
+  }
+  // A logout: the next read finds nothing, and writes nothing.
+  {
+    const { agent, admin, prefix } = await setup(t, window)
+    const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+    await admin.del(prefix + id)
+    await admin.config('RESETSTAT')
+    t.equal((await agent.get('/session')).json().id, null, 'a deleted session is no session')
+    const calls = await commandCalls(admin)
+    t.equal((calls.evalsha ?? 0) + (calls.hset ?? 0) + (calls.expire ?? 0), 0, 'found missing by the plain read: no script, no write')
+    t.equal(await admin.exists(prefix + id), 0, 'nothing brought back')
+  }
 })
 
 t.test('touchAfter must be a whole number below ttl', async (t) => {
