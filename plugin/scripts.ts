@@ -136,7 +136,8 @@ return h
  * ARGV[1] = 'new': only where no key exists (a new ID); 'restore': only where the key is still the
  * rotation marker a failed regenerate() left, not marked destroyed (put the session back; a logout
  * meanwhile wins).
- * ARGV[2] = TTL in seconds, ARGV[3..] = field, value, ... (reserved fields included).
+ * ARGV[2] = TTL in seconds, ARGV[3] = the hash's session_expires or '' (so the cap needs no read),
+ * ARGV[4..] = field, value, ... (reserved fields included).
  * Returns 1 when written, 0 when the precondition did not hold.
  */
 const WRITE = CHUNKED + CAPPED + `
@@ -147,8 +148,8 @@ else
     redis.call('HEXISTS', KEYS[1], 'destroyed_at') == 1 then return 0 end
   redis.call('DEL', KEYS[1])
 end
-chunked('HSET', KEYS[1], 3, #ARGV)
-redis.call('EXPIRE', KEYS[1], capped(tonumber(ARGV[2])))
+chunked('HSET', KEYS[1], 4, #ARGV)
+redis.call('EXPIRE', KEYS[1], ARGV[3] == '' and ARGV[2] or capped(tonumber(ARGV[2]), ARGV[3]))
 return 1
 `
 
@@ -195,19 +196,29 @@ return 1
  * of the client's parser rounded near 2^53), nil when the session is gone, { ref } at a renewal's marker
  * (nothing written in either case).
  */
-const INCREMENT = SLIDE + ENDED + FORWARD + `
-if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return forward() or false end
-if ended() then return false end
+const INCREMENT = VALID_TTL + FORWARD + `
+-- One read for everything the step needs: live?, the absolute end, the session's own TTL, the field.
+local m = redis.call('HMGET', KEYS[1], 'created_at', 'session_expires', 'session_ttl', ARGV[1])
+if not m[1] then return forward() or false end
+-- absoluteTtl: past its end the session is over (its key goes now, so nothing lands on it first).
+local hard, now = tonumber(m[2] or ''), nil
+if hard then
+  now = tonumber(redis.call('TIME')[1])
+  if hard <= now then
+    redis.call('DEL', KEYS[1])
+    return false
+  end
+end
 -- maxFields (ARGV[5]; 0: none): a new counter field must fit. Reserved fields are not counted.
 local max_fields = tonumber(ARGV[5] or '0')
-if max_fields > 0 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+if max_fields > 0 and not m[4] then
   local fields = 0
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if f ~= 'created_at' and f ~= 'last_accessed_at' and f ~= 'session_ttl' and f ~= 'session_expires' and f ~= 'session_user' and f ~= 'session_label' and f ~= 'session_issued' then fields = fields + 1 end
   end
   if fields + 1 > max_fields then return redis.error_reply('SIZE_LIMIT fields ' .. (fields + 1) .. ' ' .. max_fields) end
 end
-local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local current = tonumber(m[4] or '0')
 if current then
   -- Lua numbers are doubles too: a stored value already past the limit is refused as well.
   local result = current + tonumber(ARGV[2])
@@ -215,9 +226,16 @@ if current then
     return redis.error_reply('UNSAFE_INTEGER the result would not be an exact JavaScript integer')
   end
 end
-redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-slide(ARGV[3], ARGV[4])
-return redis.call('HGET', KEYS[1], ARGV[1])
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+-- A lazy route: slide as the load would have (ARGV[3] = now), capped by the absolute end.
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'last_accessed_at', ARGV[3])
+  local ttl = valid_ttl(m[3]) or tonumber(ARGV[4])
+  if hard then ttl = math.max(1, math.min(ttl, hard - now)) end
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+-- Within 2^53 (checked above), so a double holds it exactly and %d prints every digit.
+return string.format('%d', n)
 `
 
 /**
@@ -338,7 +356,7 @@ type Forwarded = [string]
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */
 export type ScriptedRedis = RedisClient & {
   fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number): Promise<string[] | 0 | null>
-  fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, ...fieldsAndValues: Arg[]): Promise<number>
+  fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, end: string, ...fieldsAndValues: Arg[]): Promise<number>
   fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, maxFields: number, maxBytes: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number | Forwarded>
   fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number, maxFields: number): Promise<string | null | Forwarded>
   fastifySessionSetTtl (key: string, ttl: number): Promise<number | Forwarded>

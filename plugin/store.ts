@@ -594,7 +594,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     }
     this.#checkSize(hash)
     // 256 random bits never collide in practice; the script still refuses to overwrite a key.
-    if (await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'new', ttl, ...flatten(hash))) !== 1) {
+    if (await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'new', ttl, hash.get(SESSION_EXPIRES) ?? '', ...flatten(hash))) !== 1) {
       throw new RedisReplyError('a key with the new session ID already exists')
     }
     return hash
@@ -617,7 +617,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** @internal Put back a session that regenerate() took, if its ID still holds the rotation marker. */
   async restore (id: string, hash: Map<string, string>, deadline: Deadline): Promise<boolean> {
     const ttl = parseTtl(hash.get(SESSION_TTL)) ?? this.#options.ttl
-    const restored = await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, ...flatten(hash))) === 1
+    const restored = await this.#send(deadline, true, () => this.#redis.fastifySessionWrite(this.key(id), 'restore', ttl, hash.get(SESSION_EXPIRES) ?? '', ...flatten(hash))) === 1
     // Only once it is back: a refused restore (a logout meanwhile) leaves a marker, still no session.
     if (restored) await this.#retiredMark(id, deadline, false)
     return restored
