@@ -514,30 +514,33 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   // from the given deadline, and is sent only while the client is connected (never queued).
 
   /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker, a Forward for a renewal's within its grace window. */
-  async load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
-    let reply: string[] | 0 | null
-    const options = this.#options
-    if (options.touchAfter > 0) {
-      const untouched = await this.#peek(id, deadline)
-      if (untouched !== undefined) return untouched
+  load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
+    // Promises chained, not awaited: this is every request's path, and each await is one more tick.
+    if (this.#options.touchAfter > 0) {
+      return this.#peek(id, deadline).then((untouched) => untouched !== undefined ? untouched : this.#loadAndSlide(id, deadline, now))
     }
-    try {
-      reply = await this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter))
-    } catch (err) {
+    return this.#loadAndSlide(id, deadline, now)
+  }
+
+  /** The load script: read and slide (or, with touchAfter, slide only when due). */
+  #loadAndSlide (id: string, deadline: Deadline, now: string): Promise<Loaded> {
+    const options = this.#options
+    return this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter)).then((reply) => {
+      if (reply === null) return null
+      if (reply === ROTATED) return ROTATED
+      // A live hash has at least created_at and its value: one element is a renewal's forward.
+      if (reply.length === 1) return forwarded(reply) as Forward
+      if (reply.length % 2 === 1) {
+        const refusal = reply.pop() as string
+        this.#warnings.warn(refusal.split(' ', 1)[0], `fastify-redis-hash-session: Redis refuses writes (${refusal.split(' ', 1)[0]}); sessions are served without sliding their expiry until it accepts writes again`)
+      }
+      return toMap(reply)
+    }, async (err: unknown) => {
       if (redisCode(err) !== 'READONLY') throw err
       // A replica (after a failover, say) refuses scripts: serve the session without sliding it.
       this.#warnings.warn('READONLY', 'fastify-redis-hash-session: Redis is read-only (a replica?); sessions are served without sliding their expiry and cannot change until it accepts writes again')
       return await this.#read(id, deadline)
-    }
-    if (reply === null) return null
-    if (reply === ROTATED) return ROTATED
-    // A live hash has at least created_at and its value: one element is a renewal's forward.
-    if (reply.length === 1) return forwarded(reply) as Forward
-    if (reply.length % 2 === 1) {
-      const refusal = reply.pop() as string
-      this.#warnings.warn(refusal.split(' ', 1)[0], `fastify-redis-hash-session: Redis refuses writes (${refusal.split(' ', 1)[0]}); sessions are served without sliding their expiry until it accepts writes again`)
-    }
-    return toMap(reply)
+    })
   }
 
   /**
