@@ -82,16 +82,13 @@ end
 
 /**
  * onRequest: load a session and slide its expiry in one atomic round trip.
- * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid,
- * ARGV[3] = touchAfter in seconds (0: always slide). (The store first tries a plain HGETALL + PTTL,
- * see store.ts #peek, and calls this only when that cannot decide without writing.) With it, a session slid less than touchAfter
- * seconds ago (capped at half its own TTL, so a short session keeps most of its life) is returned as
- * it is, nothing written. Decided from the key's remaining TTL, so by Redis's clock alone: app
- * servers' clocks and the stored last_accessed_at (whatever it holds) play no part.
+ * ARGV[1] = now (ISO 8601), ARGV[2] = the default TTL, used when session_ttl is missing or not valid.
+ * (With touchAfter the store first reads the hash with a plain HGETALL, see store.ts #peek, and
+ * calls this only when a slide is due or that read cannot tell.)
  * Returns false when the key does not exist, 0 for a rotation marker, { ref } for a renewal's marker
  * within its grace window (all three: nothing written), or
- * the hash as a flat [field, value, ...] array with last_accessed_at as it now stands (ARGV[1] when
- * it was touched). When Redis refuses the write (OOM under noeviction, say) the session is still
+ * the hash as a flat [field, value, ...] array with last_accessed_at as it now stands (ARGV[1]).
+ * When Redis refuses the write (OOM under noeviction, say) the session is still
  * returned, unslid, with Redis's error as one extra last element.
  */
 const LOAD = VALID_TTL + FORWARD + `
@@ -117,10 +114,6 @@ if hard then
   end
   ttl = math.min(ttl, left)
 end
--- touchAfter, at most half the session's own TTL: slid less than that ago (by Redis's clock: the
--- key's TTL is more than ttl - after), the session is returned as it is and nothing is written.
-local after = math.min(tonumber(ARGV[3]), math.floor(ttl / 2))
-if after > 0 and redis.call('TTL', KEYS[1]) > ttl - after then return h end
 local ok = redis.pcall('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
 if type(ok) == 'table' and ok.err then
   h[#h + 1] = ok.err
@@ -355,7 +348,7 @@ type Forwarded = [string]
 
 /** The client with our scripted commands on it. A local type: it never leaks into users' ioredis types. */
 export type ScriptedRedis = RedisClient & {
-  fastifySessionLoad (key: string, now: string, defaultTtl: number, touchAfter: number): Promise<string[] | 0 | null>
+  fastifySessionLoad (key: string, now: string, defaultTtl: number): Promise<string[] | 0 | null>
   fastifySessionWrite (key: string, mode: 'new' | 'restore', ttl: number, end: string, ...fieldsAndValues: Arg[]): Promise<number>
   fastifySessionPersist (key: string, slideNow: string, defaultTtl: number, maxFields: number, maxBytes: number, setCount: number, ...fieldsValuesThenDeletes: Arg[]): Promise<number | Forwarded>
   fastifySessionIncrement (key: string, field: string, by: number, slideNow: string, defaultTtl: number, maxFields: number): Promise<string | null | Forwarded>

@@ -52,6 +52,17 @@ export type Loaded = Map<string, string> | null | typeof ROTATED | Forward
 /** @internal A session load() served as it was, nothing slid (touchAfter's window). */
 export class Unslid extends Map<string, string> {}
 
+/** A plain HGETALL's reply, the flat array or ioredis's object, as an Unslid. */
+function unslid (reply: unknown): Unslid {
+  const fields = new Unslid()
+  if (Array.isArray(reply)) {
+    for (let i = 0; i < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]))
+  } else if (reply !== null && typeof reply === 'object') {
+    for (const [field, value] of Object.entries(reply)) fields.set(field, String(value))
+  }
+  return fields
+}
+
 /** A script's one-element array answer: a renewal's marker, forwarding to the ref in it. */
 function forwarded (reply: unknown): Forward | undefined {
   return Array.isArray(reply) && reply.length === 1 ? new Forward(FORWARD_MARK + String(reply[0])) : undefined
@@ -62,6 +73,17 @@ const ID_SHAPE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 
 let lastMs = 0
 let lastIso = ''
+let windowMs = 0
+let windowIso = ''
+/** A time (ms) as ISO 8601: the last one asked for is kept, as it is asked again for every read. */
+function isoAt (ms: number): string {
+  if (ms !== windowMs) {
+    windowMs = ms
+    windowIso = new Date(ms).toISOString()
+  }
+  return windowIso
+}
+
 /** The current time as ISO 8601, formatted at most once per millisecond. */
 export function nowIso (): string {
   const ms = Date.now()
@@ -522,10 +544,9 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     return this.#loadAndSlide(id, deadline, now)
   }
 
-  /** The load script: read and slide (or, with touchAfter, slide only when due). */
+  /** The load script: read and slide. */
   #loadAndSlide (id: string, deadline: Deadline, now: string): Promise<Loaded> {
-    const options = this.#options
-    return this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, options.ttl, options.touchAfter)).then((reply) => {
+    return this.#send(deadline, false, () => this.#redis.fastifySessionLoad(this.key(id), now, this.#options.ttl)).then((reply) => {
       if (reply === null) return null
       if (reply === ROTATED) return ROTATED
       // A live hash has at least created_at and its value: one element is a renewal's forward.
@@ -544,28 +565,31 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * touchAfter's read that writes nothing: HGETALL and PTTL, plain commands sent together (one round
-   * trip, no script: a script's call and the conversion of its reply cost Redis more than the two
-   * writes it would skip). The session as it is while its key was slid less than the window ago (by
-   * the key's remaining TTL, so by Redis's clock, as the load script decides), null when the key does
-   * not exist; undefined for everything else, which the load script then decides: a slide is due, a
-   * rotation marker, a session near its absolute end.
+   * touchAfter's read that writes nothing: one plain HGETALL, no script (a script's call and the
+   * conversion of its reply cost Redis more than the two writes it would skip). The session as it
+   * is while it was slid less than the window ago, null when the key does not exist; undefined for
+   * everything else, which the load script then does: a slide is due, a rotation marker, a session
+   * within one ttl of its absolute end. "Slid" is last_accessed_at, which every slide writes, read by
+   * this server's clock; a value in the future (another server's clock ahead), malformed or missing
+   * counts as due, so a skewed clock costs slides, never a session.
    */
-  async #peek (id: string, deadline: Deadline): Promise<Map<string, string> | null | undefined> {
-    const key = this.key(id)
-    const redis = this.#redis
-    const [hash, pttl] = await this.#send(deadline, false, () => Promise.all([redis.hgetall(key), redis.pttl(key)]))
-    const fields = new Unslid()
-    for (const field in hash) fields.set(field, hash[field])
-    if (fields.size === 0) return null
-    if (!fields.has(CREATED_AT) || pttl < 0) return undefined
-    const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
-    // absoluteTtl: once its end is within one ttl, the key's expiry is capped by it: the script decides.
-    const end = fields.get(SESSION_EXPIRES)
-    if (end !== undefined && !(Number(end) * 1000 - Date.now() > ttl * 1000)) return undefined
-    // The same window as the script's: touchAfter, at most half the session's own TTL.
-    const after = Math.min(this.#options.touchAfter, Math.floor(ttl / 2))
-    return after > 0 && pttl > (ttl - after) * 1000 ? fields : undefined
+  #peek (id: string, deadline: Deadline): Promise<Unslid | null | undefined> {
+    // 'HGETALL' in capitals: ioredis's reply transformer (an object) is keyed by the lower-case name,
+    // so the reply stays the flat array. Either shape is read, should that ever change.
+    return this.#send(deadline, false, () => this.#redis.call('HGETALL', this.key(id))).then((reply) => {
+      const fields = unslid(reply)
+      if (fields.size === 0) return null
+      if (!fields.has(CREATED_AT)) return undefined
+      const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
+      const now = Date.now()
+      // absoluteTtl: once its end is within one ttl, the key's expiry is capped by it: the script decides.
+      const end = fields.get(SESSION_EXPIRES)
+      if (end !== undefined && !(Number(end) * 1000 - now > ttl * 1000)) return undefined
+      // The window: touchAfter, at most half the session's own TTL. nowIso()'s format sorts as it counts.
+      const last = fields.get(LAST_ACCESSED_AT)
+      const after = Math.min(this.#options.touchAfter, Math.floor(ttl / 2)) * 1000
+      return last !== undefined && last.length === 24 && last > isoAt(now - after) && last <= nowIso() ? fields : undefined
+    })
   }
 
   /** The hash as it is, changing nothing. */

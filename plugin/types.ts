@@ -57,7 +57,8 @@ export interface RedisClient {
   once (event: 'ready' | 'close' | 'end', listener: () => void): unknown
   removeListener (event: 'ready' | 'close' | 'end', listener: () => void): unknown
   hgetall (key: string): Promise<Record<string, string>>
-  pttl (key: string): Promise<number>
+  /** A plain command (ioredis's `call`): touchAfter's read. */
+  call (command: string, ...args: string[]): Promise<unknown>
   del (key: string): Promise<number>
 }
 
@@ -92,9 +93,9 @@ export interface RedisSessionStoreOptions {
   ttl?: number
   /**
    * Seconds after a session's last slide within which a load writes nothing to Redis (no
-   * `last_accessed_at` update, no EXPIRE, no script: HGETALL and PTTL in one round trip), decided by
-   * the key's remaining TTL; at most half a session's own TTL. The read that slides, once per window,
-   * makes a second round trip (the load script). The idle timeout becomes between `ttl - touchAfter` and `ttl`. Less than
+   * `last_accessed_at` update, no EXPIRE, no script: one plain HGETALL), decided from
+   * `last_accessed_at` by the app server's clock (keep clocks in sync); at most half a session's own
+   * TTL. The read that slides, once per window, makes a second round trip (the load script). The idle timeout becomes between `ttl - touchAfter` and `ttl`. Less than
    * `ttl`. Default `0`: every load slides.
    */
   touchAfter?: number

@@ -1,8 +1,7 @@
 // touchAfter: a load within that many seconds of the session's last slide writes nothing to Redis
-// (no HSET of last_accessed_at, no EXPIRE) and runs no script: HGETALL and PTTL, sent together,
-// decided from the key's remaining TTL (Redis's clock); a load after it runs the load script, which
-// decides again and slides as always. Time passing is played by
-// lowering the key's TTL. With cookie.maxAge, the cookie is re-sent when a load slides the key,
+// (no HSET of last_accessed_at, no EXPIRE) and runs no script: one plain HGETALL, decided from
+// last_accessed_at by the app's clock; a load after it runs the load script, which slides as always.
+// Time passing is played by age(): last_accessed_at moved back, and the key's TTL lowered to match. With cookie.maxAge, the cookie is re-sent when a load slides the key,
 // once onSend has checked the session is still live.
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -29,6 +28,12 @@ async function setup (t: Test, options: Partial<RedisSessionOptions>, warnings: 
   return { app, agent: new Agent(app), admin, prefix }
 }
 
+/** As if `seconds` had passed since the session's last slide: its last_accessed_at and its TTL. */
+async function age (admin: Redis, key: string, seconds: number, ttl = 600): Promise<void> {
+  await admin.hset(key, 'last_accessed_at', new Date(Date.now() - seconds * 1000).toISOString())
+  await admin.expire(key, ttl - seconds)
+}
+
 /** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats. */
 async function commandCalls (admin: Redis): Promise<Record<string, number>> {
   const info = await admin.info('commandstats')
@@ -41,8 +46,8 @@ t.test('a read within touchAfter writes nothing: 0 HSET and 0 EXPIRE, the TTL ru
   const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
   const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
   const key = prefix + id
+  await age(admin, key, 40)
   const touchedAt = await admin.hget(key, 'last_accessed_at')
-  await admin.expire(key, 560) // as if 40 s had passed since the last slide
   await admin.config('RESETSTAT')
   for (let i = 0; i < 20; i++) {
     const res = await agent.get('/session')
@@ -54,7 +59,7 @@ t.test('a read within touchAfter writes nothing: 0 HSET and 0 EXPIRE, the TTL ru
   t.equal(calls.expire ?? 0, 0, 'no EXPIRE in 20 reads')
   t.equal((calls.evalsha ?? 0) + (calls.eval ?? 0), 0, 'no script: a throttled read is a plain HGETALL')
   t.equal(calls.hgetall, 20, 'one HGETALL per read')
-  t.equal(calls.pttl, 20, 'and one PTTL, sent with it')
+  t.same(Object.keys(calls).filter((name) => name !== 'hgetall' && !name.startsWith('config') && name !== 'info'), [], 'and nothing else')
   t.equal(await admin.hget(key, 'last_accessed_at'), touchedAt, 'last_accessed_at unchanged')
   const ttl = await admin.ttl(key)
   t.ok(ttl <= 560 && ttl > 550, `the expiry was not slid (TTL ${ttl})`)
@@ -64,9 +69,8 @@ t.test('a read after touchAfter slides: last_accessed_at and the expiry are rene
   const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
   const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
   const key = prefix + id
+  await age(admin, key, 61)
   const old = await admin.hget(key, 'last_accessed_at') as string
-  await new Promise((resolve) => setTimeout(resolve, 5))
-  await admin.expire(key, 539) // as if 61 s had passed
   await admin.config('RESETSTAT')
   const res = await agent.get('/session')
   t.equal(res.statusCode, 200)
@@ -88,30 +92,37 @@ t.test('a session whose own ttl is short throttles by at most half of it', async
   const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
   const id = (await agent.post('/create', { data: { username: 'ann' }, ttl: 30 })).json().id as string
   const key = prefix + id
-  await admin.expire(key, 16) // 14 s after the last slide: within 15 s, half of 30
+  await age(admin, key, 14, 30) // within 15 s, half of 30
   await admin.config('RESETSTAT')
   await agent.get('/session')
   t.equal((await commandCalls(admin)).expire ?? 0, 0, 'not slid within half its ttl')
-  await admin.expire(key, 14) // 16 s after it
+  await age(admin, key, 16, 30)
   await admin.config('RESETSTAT')
   await agent.get('/session')
   t.equal((await commandCalls(admin)).expire, 1, 'slid after half its ttl (touchAfter 60 would let it expire while in use)')
   t.ok(await admin.ttl(key) > 25)
   // ttl 61 with touchAfter 60: the window is 30 s, so a read 59 s after the slide renews it.
   const other = (await agent.post('/create', { data: { username: 'bob' }, ttl: 61 })).json().id as string
-  await admin.expire(prefix + other, 2)
+  await age(admin, prefix + other, 59, 61)
   await agent.get('/session')
   t.ok(await admin.ttl(prefix + other) > 55, 'a 61 s session read 59 s after its slide gets its life back')
 })
 
-t.test('what last_accessed_at holds plays no part: a malformed, foreign or future value still slides', async (t) => {
-  for (const stored of ['not-a-date', 'Thu, 01 Jan 2026 00:00:00 GMT', new Date(Date.now() + 86400_000).toISOString()]) {
+t.test('a malformed, foreign, missing or future last_accessed_at counts as due: the read slides', async (t) => {
+  // The future: written by a server whose clock is ahead. Sliding rewrites it by this server's clock,
+  // so a skewed clock costs slides, never a session.
+  const future = new Date(Date.now() + 5_000).toISOString()
+  for (const stored of ['not-a-date', 'Thu, 01 Jan 2026 00:00:00 GMT', '2026-12-04T10:00:00Z', future, undefined]) {
     const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
     const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
-    await admin.hset(prefix + id, 'last_accessed_at', stored)
-    await admin.expire(prefix + id, 100)
-    t.equal((await agent.get('/session')).statusCode, 200)
+    if (stored === undefined) await admin.hdel(prefix + id, 'last_accessed_at')
+    else await admin.hset(prefix + id, 'last_accessed_at', stored)
+    await admin.expire(prefix + id, 590)
+    const res = await agent.get('/session')
+    t.equal(res.statusCode, 200)
     t.ok(await admin.ttl(prefix + id) > 595, `slid with last_accessed_at ${JSON.stringify(stored)}`)
+    const now = await admin.hget(prefix + id, 'last_accessed_at') as string
+    t.ok(now < future && Date.now() - Date.parse(now) < 5_000, `and rewritten by this server's clock (${now})`)
   }
 })
 
@@ -138,7 +149,7 @@ t.test('with cookie.maxAge the cookie rolls exactly when the key slides', async 
   const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
   const throttled = await agent.get('/session')
   t.equal(throttled.headers['set-cookie'], undefined, 'a read that slid nothing sends no cookie')
-  await admin.expire(prefix + id, 539) // 61 s later
+  await age(admin, prefix + id, 61)
   const touched = await agent.get('/session')
   const cookie = String(touched.headers['set-cookie'])
   t.match(cookie, new RegExp(`^sid=${id}; Max-Age=600;`), 'a read that slid the key re-sends the same ID with a fresh Max-Age')

@@ -61,6 +61,27 @@ export function behaviourSuite (kind: TopologyKind): void {
       t.ok(await admin.ttl(key(agent.sid)) > 1790, 'slid back to the full TTL')
     })
 
+    t.test('touchAfter: a read inside the window writes nothing (a plain HGETALL on the key\'s node), one after it slides', async (t) => {
+      const touching = Fastify()
+      await touching.register(redisSession, { redis: topology.redis, prefix, touchAfter: 60 })
+      routes(touching, admin, prefix)
+      t.teardown(() => touching.close())
+      const agent = new Agent(touching)
+      await agent.post('/create', { data: { username: 'cy' } })
+      // 30 s after the last slide
+      const touchedAt = new Date(Date.now() - 30_000).toISOString()
+      await admin.hset(key(agent.sid), 'last_accessed_at', touchedAt)
+      await admin.expire(key(agent.sid), 1770)
+      t.same((await agent.get('/session')).json().data, { username: 'cy' }, 'served inside the window')
+      t.ok(await admin.ttl(key(agent.sid)) <= 1770, 'not slid')
+      t.equal(await admin.hget(key(agent.sid), 'last_accessed_at'), touchedAt, 'nothing written')
+      // long after it
+      await admin.hset(key(agent.sid), 'last_accessed_at', new Date(Date.now() - 1700_000).toISOString())
+      await admin.expire(key(agent.sid), 100)
+      t.same((await agent.get('/session')).json().data, { username: 'cy' }, 'served after the window')
+      t.ok(await admin.ttl(key(agent.sid)) > 1790, 'and slid back to the full TTL')
+    })
+
     t.test('increment is atomic: 25 racing increments count 25', async (t) => {
       const agent = new Agent(app)
       await agent.post('/create')
