@@ -227,8 +227,9 @@ if ARGV[3] ~= '' then
   if hard then ttl = math.max(1, math.min(ttl, hard - now)) end
   redis.call('EXPIRE', KEYS[1], ttl)
 end
--- Within 2^53 (checked above), so a double holds it exactly and %d prints every digit.
-return string.format('%d', n)
+-- Within 2^53 (checked above), so a double holds it exactly and %.0f prints every digit (%d goes
+-- through a C long, 32 bits on some builds).
+return string.format('%.0f', n)
 `
 
 /**

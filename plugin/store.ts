@@ -52,17 +52,6 @@ export type Loaded = Map<string, string> | null | typeof ROTATED | Forward
 /** @internal A session load() served as it was, nothing slid (touchAfter's window). */
 export class Unslid extends Map<string, string> {}
 
-/** A plain HGETALL's reply, the flat array or ioredis's object, as an Unslid. */
-function unslid (reply: unknown): Unslid {
-  const fields = new Unslid()
-  if (Array.isArray(reply)) {
-    for (let i = 0; i < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]))
-  } else if (reply !== null && typeof reply === 'object') {
-    for (const [field, value] of Object.entries(reply)) fields.set(field, String(value))
-  }
-  return fields
-}
-
 /** A script's one-element array answer: a renewal's marker, forwarding to the ref in it. */
 function forwarded (reply: unknown): Forward | undefined {
   return Array.isArray(reply) && reply.length === 1 ? new Forward(FORWARD_MARK + String(reply[0])) : undefined
@@ -162,6 +151,12 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** Which key names under the prefix are sessions. */
   readonly #isRef: (ref: string) => boolean
   readonly #serverPrefix: string
+  /**
+   * touchAfter's plain read is used: touchAfter is set, and reads go to the masters. (A Cluster
+   * client with scaleReads would send a plain HGETALL to a replica, which may still hold a session
+   * that was just logged out; then every load is the script, as without touchAfter's plain read.)
+   */
+  readonly #peeks: boolean
   /** The expired-key subscribers, with expiredEvents. */
   #expiries: ExpiredEvents | undefined
 
@@ -180,6 +175,8 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
     this.#readiness = new Readiness(this.#redis)
     // Keyspace notifications name keys as the server holds them: an ioredis keyPrefix in front.
     this.#serverPrefix = ((this.#redis as unknown as Scanner).options?.keyPrefix ?? '') + this.#options.prefix
+    const scaleReads = (this.#redis as unknown as Scanner).options?.scaleReads
+    this.#peeks = this.#options.touchAfter > 0 && (scaleReads === undefined || scaleReads === 'master')
     const mode = this.#options.expiredEvents
     if (mode !== false) this.#expiries = watchExpiredKeys(this.#options.redis, mode, (key) => { this.#onExpired(key) }, this.#warnings)
   }
@@ -538,7 +535,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker, a Forward for a renewal's within its grace window. */
   load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     // Promises chained, not awaited: this is every request's path, and each await is one more tick.
-    if (this.#options.touchAfter > 0) {
+    if (this.#peeks) {
       return this.#peek(id, deadline).then((untouched) => untouched !== undefined ? untouched : this.#loadAndSlide(id, deadline, now))
     }
     return this.#loadAndSlide(id, deadline, now)
@@ -569,26 +566,32 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
    * conversion of its reply cost Redis more than the two writes it would skip). The session as it
    * is while it was slid less than the window ago, null when the key does not exist; undefined for
    * everything else, which the load script then does: a slide is due, a rotation marker, a session
-   * within one ttl of its absolute end. "Slid" is last_accessed_at, which every slide writes, read by
-   * this server's clock; a value in the future (another server's clock ahead), malformed or missing
-   * counts as due, so a skewed clock costs slides, never a session.
+   * at its absolute end. "Slid" is last_accessed_at, which every slide writes, read by this server's
+   * clock; a value in the future (another server's clock ahead), malformed or missing counts as due,
+   * so a skewed clock costs slides, never a session.
    */
   #peek (id: string, deadline: Deadline): Promise<Unslid | null | undefined> {
-    // 'HGETALL' in capitals: ioredis's reply transformer (an object) is keyed by the lower-case name,
-    // so the reply stays the flat array. Either shape is read, should that ever change.
-    return this.#send(deadline, false, () => this.#redis.call('HGETALL', this.key(id))).then((reply) => {
-      const fields = unslid(reply)
+    return this.#send(deadline, false, () => this.#redis.hgetall(this.key(id))).then((hash) => {
+      const fields = new Unslid()
+      for (const field in hash) fields.set(field, hash[field])
       if (fields.size === 0) return null
       if (!fields.has(CREATED_AT)) return undefined
+      // nowIso()'s format sorts as it counts: a string compare, no parsing, on the common path.
+      const last = fields.get(LAST_ACCESSED_AT)
+      if (last === undefined || last.length !== 24 || last > nowIso()) return undefined
       const ttl = parseTtl(fields.get(SESSION_TTL)) ?? this.#options.ttl
       const now = Date.now()
-      // absoluteTtl: once its end is within one ttl, the key's expiry is capped by it: the script decides.
       const end = fields.get(SESSION_EXPIRES)
-      if (end !== undefined && !(Number(end) * 1000 - now > ttl * 1000)) return undefined
-      // The window: touchAfter, at most half the session's own TTL. nowIso()'s format sorts as it counts.
-      const last = fields.get(LAST_ACCESSED_AT)
+      if (end !== undefined) {
+        // absoluteTtl: at its end (within a second, for the clocks' sake) the script ends it; once the
+        // last slide took the key's expiry to the end, no slide can add to it.
+        const endMs = Number(end) * 1000
+        if (!(endMs - now > 1000)) return undefined
+        if (Date.parse(last) + ttl * 1000 >= endMs) return fields
+      }
+      // The window: touchAfter, at most half the session's own TTL.
       const after = Math.min(this.#options.touchAfter, Math.floor(ttl / 2)) * 1000
-      return last !== undefined && last.length === 24 && last > isoAt(now - after) && last <= nowIso() ? fields : undefined
+      return after > 0 && last > isoAt(now - after) ? fields : undefined
     })
   }
 
@@ -844,7 +847,7 @@ export function checkLabel (label: unknown): string {
 
 /** The ioredis members that scanning needs: SCAN per node, the nodes of a Cluster, MEMORY USAGE. */
 interface Scanner {
-  readonly options?: { keyPrefix?: string }
+  readonly options?: { keyPrefix?: string, scaleReads?: unknown }
   nodes?: (role: 'master') => Scanner[]
   scan: (cursor: string, ...args: Array<string | number>) => Promise<[string, string[]]>
   memory: (subcommand: 'USAGE', key: string, ...args: string[]) => Promise<number | null>

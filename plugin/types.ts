@@ -57,8 +57,6 @@ export interface RedisClient {
   once (event: 'ready' | 'close' | 'end', listener: () => void): unknown
   removeListener (event: 'ready' | 'close' | 'end', listener: () => void): unknown
   hgetall (key: string): Promise<Record<string, string>>
-  /** A plain command (ioredis's `call`): touchAfter's read. */
-  call (command: string, ...args: string[]): Promise<unknown>
   del (key: string): Promise<number>
 }
 

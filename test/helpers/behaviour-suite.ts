@@ -3,9 +3,19 @@
 // the client sees and what Redis holds.
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { Cluster, type Redis } from 'ioredis'
 import redisSession from '../../plugin'
 import { Agent, assertRetired, sessionRoutes, uniquePrefix } from './build'
 import { startTopology, type Topology, type TopologyKind } from './topology'
+
+/** Script calls so far (EVALSHA, and EVAL where a node did not have the script yet), summed over the masters. */
+async function scriptCalls (masters: Redis[]): Promise<number> {
+  let calls = 0
+  for (const master of masters) {
+    for (const match of (await master.info('commandstats')).matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1])
+  }
+  return calls
+}
 
 function routes (app: FastifyInstance, admin: Topology['admin'], prefix: string): void {
   sessionRoutes(app)
@@ -81,6 +91,22 @@ export function behaviourSuite (kind: TopologyKind): void {
       t.same((await agent.get('/session')).json().data, { username: 'cy' }, 'served after the window')
       t.ok(await admin.ttl(key(agent.sid)) > 1790, 'and slid back to the full TTL')
     })
+
+    if (kind === 'cluster') {
+      t.test('touchAfter on a client with scaleReads: every load is the script (on a master), never a plain read a replica could answer', async (t) => {
+        const replicaReads = new Cluster((topology.redis as Cluster).startupNodes, { scaleReads: 'slave' })
+        t.teardown(() => { replicaReads.disconnect() })
+        const app = Fastify()
+        await app.register(redisSession, { redis: replicaReads, prefix, touchAfter: 60 })
+        routes(app, admin, prefix)
+        t.teardown(() => app.close())
+        const agent = new Agent(app)
+        await agent.post('/create', { data: { username: 'di' } })
+        const before = await scriptCalls(topology.masters())
+        for (let i = 0; i < 5; i++) t.same((await agent.get('/session')).json().data, { username: 'di' })
+        t.equal(await scriptCalls(topology.masters()) - before, 5, 'one load script per read')
+      })
+    }
 
     t.test('increment is atomic: 25 racing increments count 25', async (t) => {
       const agent = new Agent(app)
