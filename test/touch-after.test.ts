@@ -20,6 +20,10 @@ async function setup (t: Test, options: Partial<RedisSessionOptions>, warnings: 
   const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { warnings.push(line) } } } })
   await app.register(redisSession, { ...options, redis, prefix })
   sessionRoutes(app)
+  app.post('/login', async (request) => {
+    await request.session.create({ username: 'ann' }, { user: 'ann' })
+    return { id: request.session.id }
+  })
   app.get('/slow', async (request) => {
     await new Promise((resolve) => setTimeout(resolve, 150))
     return { id: request.session.id ?? null }
@@ -112,7 +116,9 @@ t.test('a malformed, foreign, missing or future last_accessed_at counts as due: 
   // The future: written by a server whose clock is ahead. Sliding rewrites it by this server's clock,
   // so a skewed clock costs slides, never a session.
   const future = new Date(Date.now() + 5_000).toISOString()
-  for (const stored of ['not-a-date', 'Thu, 01 Jan 2026 00:00:00 GMT', '2026-12-04T10:00:00Z', future, undefined]) {
+  // Inside the window but not in the plugin's own format (no milliseconds): also due.
+  const noMillis = new Date(Date.now() - 10_000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+  for (const stored of ['not-a-date', 'Thu, 01 Jan 2026 00:00:00 GMT', noMillis, future, undefined]) {
     const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
     const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
     if (stored === undefined) await admin.hdel(prefix + id, 'last_accessed_at')
@@ -243,6 +249,34 @@ t.test('a read that writes nothing still ends, retires, renews and follows as th
     t.equal((calls.evalsha ?? 0) + (calls.hset ?? 0) + (calls.expire ?? 0), 0, 'found missing by the plain read: no script, no write')
     t.equal(await admin.exists(prefix + id), 0, 'nothing brought back')
   }
+})
+
+t.test('near its absolute end a session is served as it is once its last slide reached the end', async (t) => {
+  // absoluteTtl below ttl: from the start, a slide cannot take the expiry past the end, so no read slides.
+  const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60, absoluteTtl: 400 })
+  const id = (await agent.post('/create', { data: { username: 'ann' } })).json().id as string
+  await age(admin, prefix + id, 100, 500) // the key's expiry is the end, 300 s on
+  await admin.config('RESETSTAT')
+  for (let i = 0; i < 10; i++) t.equal((await agent.get('/session')).json().data.username, 'ann')
+  const calls = await commandCalls(admin)
+  t.equal((calls.evalsha ?? 0) + (calls.eval ?? 0) + (calls.hset ?? 0) + (calls.expire ?? 0), 0, '10 reads, each one plain HGETALL: no script, no write')
+  // And at its end, the read ends it.
+  await admin.hset(prefix + id, 'session_expires', String(Math.floor(Date.now() / 1000)))
+  t.equal((await agent.get('/session')).json().id, null, 'at its end the session is over')
+  t.equal(await admin.exists(prefix + id), 0, 'and its key is gone')
+})
+
+t.test('a user\'s session is filed again only when a read slides it', async (t) => {
+  const { agent, admin, prefix } = await setup(t, { ttl: 600, touchAfter: 60 })
+  const id = (await agent.post('/login')).json().id as string
+  await age(admin, prefix + id, 30)
+  await admin.config('RESETSTAT')
+  await agent.get('/session')
+  t.equal((await commandCalls(admin)).zadd ?? 0, 0, 'a read inside the window leaves the index alone')
+  await age(admin, prefix + id, 61)
+  await admin.config('RESETSTAT')
+  await agent.get('/session')
+  t.equal((await commandCalls(admin)).zadd, 1, 'a read that slides files it again')
 })
 
 t.test('touchAfter must be a whole number below ttl', async (t) => {
