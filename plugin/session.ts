@@ -259,7 +259,7 @@ export class Session {
   }
 
   /**
-   * Load the session now, on a lazy route (one round trip that also slides it); anywhere else the
+   * Load the session now, on a lazy route (one round trip that also slides it, as the load in onRequest does); anywhere else the
    * session is loaded already and this resolves at once. Changes made before it are kept.
    */
   load (): Promise<void> {
@@ -307,7 +307,7 @@ export class Session {
     this.#state = LOADED
   }
 
-  /** onRequest: load the session the cookie names (one round trip that also slides its expiry). */
+  /** onRequest: load the session the cookie names (one round trip that also slides its expiry; with touchAfter one plain read inside the window, two when it slides). */
   [kLoad] (reply: FastifyReply, id: string): Promise<void> {
     this.#reply = reply
     this.#hadCookie = true

@@ -532,7 +532,7 @@ export class RedisSessionStore extends EventEmitter<SessionEvents> {
   // Building blocks the request-scoped Session uses. IDs are checked by the caller; every call spends
   // from the given deadline, and is sent only while the client is connected (never queued).
 
-  /** @internal Load and slide (one round trip): the hash, null when missing, ROTATED for a rotation marker, a Forward for a renewal's within its grace window. */
+  /** @internal Load and slide (one round trip; with touchAfter, one plain read inside the window and two when it slides): the hash, null when missing, ROTATED for a rotation marker, a Forward for a renewal's within its grace window. */
   load (id: string, deadline: Deadline, now = nowIso()): Promise<Loaded> {
     // Promises chained, not awaited: this is every request's path, and each await is one more tick.
     if (this.#peeks) {
