@@ -35,3 +35,19 @@ t.test('an ioredis keyPrefix comes in front of the session prefix, scripts inclu
   await agent.post('/destroy')
   t.equal(await redis.exists(key), 0)
 })
+
+t.test('with touchAfter, the plain read inside the window honours the keyPrefix too', async (t) => {
+  const url = await redisUrl()
+  const tag = Math.random().toString(36).slice(2, 8)
+  const prefixed = new Redis(url, { keyPrefix: `tenant-${tag}:` })
+  t.teardown(() => { prefixed.disconnect() })
+  const { app, redis } = await build(t, { redis: prefixed, prefix: 'session:', touchAfter: 60 })
+  const agent = new Agent(app)
+  const { id } = (await agent.post('/create', { data: { username: 'ann' } })).json()
+  const key = `tenant-${tag}:session:${id}`
+  const touchedAt = await redis.hget(key, 'last_accessed_at')
+  const res = await agent.get('/session')
+  t.equal(res.json().id, id, 'the session is found under the prefixed key')
+  t.equal(res.json().data.username, 'ann')
+  t.equal(await redis.hget(key, 'last_accessed_at'), touchedAt, 'by the plain read: nothing slid')
+})
