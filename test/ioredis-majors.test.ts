@@ -180,6 +180,20 @@ async function coreBehaviours (t: Test, client: Client, admin: Client): Promise<
   t.equal(await admin.hget(key(aged), 'rotated_to'), renewed, 'the old key forwards to the new one')
   t.equal(await admin.hget(key(renewed), 'username'), 'dee', 'which holds the data')
 
+  // touchAfter: a read inside the window is a plain HGETALL (on this major's own reply shape, and on
+  // a Cluster the key's own node), and writes nothing
+  const throttled = Fastify()
+  await throttled.register(redisSession, { redis: client, prefix, touchAfter: 60 })
+  sessionRoutes(throttled)
+  t.teardown(() => throttled.close())
+  const reader = new Agent(throttled)
+  const quiet = (await reader.post('/create', { data: { username: 'eve' } })).json().id as string
+  const touchedAt = await admin.hget(key(quiet), 'last_accessed_at')
+  const served = await reader.get('/session')
+  t.equal(served.json().id, quiet, 'touchAfter: the plain read finds the session')
+  t.equal(served.json().data.username, 'eve')
+  t.equal(await admin.hget(key(quiet), 'last_accessed_at'), touchedAt, 'touchAfter: and slides nothing inside the window')
+
   const expectedScripts = SCRIPT_NAMES.flatMap((name) => name === 'fastifySessionWrite' ? [`${name} (new)`, `${name} (restore)`] : [name])
   t.same(expectedScripts.filter((name) => !ran.has(name)), [], `every script ran: ${[...ran].sort().join(', ')}`)
   t.ok(SCRIPT_NAMES.length >= 9, `${SCRIPT_NAMES.length} scripts`)
