@@ -1,8 +1,11 @@
 // The "floor-lua" server: no session library, and exactly the plugin's Redis work, each request one
-// script call (ioredis defineCommand: EVALSHA): read = HGETALL + HSET last_accessed_at + EXPIRE;
-// write = HINCRBY on a live session + the same slide; login = a new hash with its expiry, never over
-// an existing key. The cookie is read and written by hand. It is the true floor: a library doing the
-// plugin's job cannot do it with less Redis work or less client code in the way.
+// script call (ioredis defineCommand: EVALSHA): read = HGETALL + HSET last_accessed_at + EXPIRE by
+// the session's own TTL (its session_ttl, as the plugin slides it); write = HINCRBY on a live session
+// + the same slide; login = a new hash with its expiry, never over an existing key. The cookie is read
+// and written by hand. It is the true floor: a library doing the plugin's job cannot do it with less
+// Redis work or less client code in the way.
+// With `fixedTtl` (bench/servers/floor-lua-fixed-ttl.ts, an --extra contender) every slide uses one
+// TTL for all sessions instead: less work than the plugin does, which is how floor-lua was before.
 // With `plainRead` (the "floor-hgetall" contender) a read is one plain HGETALL, no script and no
 // write: the least Redis CPU any read of a session hash can cost, the bound for touchAfter's saving.
 import { randomBytes } from 'node:crypto'
@@ -12,14 +15,32 @@ import { PREFIX, TTL, countRedisRoundTrips, readUsername, serve, sessionKey, set
 
 const SET_COOKIE_ATTRIBUTES = '; Path=/; HttpOnly; SameSite=Lax'
 
+// ARGV[2] / ARGV[3]: the TTL to use when the session holds none of its own.
 const LOAD = `
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return false end
+local ttl = ARGV[2]
+for i = 1, #h, 2 do if h[i] == 'session_ttl' then ttl = h[i + 1] end end
+redis.call('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ttl)
+return h
+`
+const INCREMENT = `
+local m = redis.call('HMGET', KEYS[1], 'created_at', 'session_ttl')
+if not m[1] then return false end
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSET', KEYS[1], 'last_accessed_at', ARGV[2])
+redis.call('EXPIRE', KEYS[1], m[2] or ARGV[3])
+return n
+`
+const LOAD_FIXED_TTL = `
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return false end
 redis.call('HSET', KEYS[1], 'last_accessed_at', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return h
 `
-const INCREMENT = `
+const INCREMENT_FIXED_TTL = `
 if redis.call('HEXISTS', KEYS[1], 'created_at') == 0 then return false end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('HSET', KEYS[1], 'last_accessed_at', ARGV[2])
@@ -43,12 +64,12 @@ function noSession (reply: FastifyReply): FastifyReply {
   return reply.code(401).send({ error: 'no session' })
 }
 
-export async function startFloorLua ({ plainRead = false } = {}): Promise<void> {
+export async function startFloorLua ({ plainRead = false, fixedTtl = false } = {}): Promise<void> {
   const { port, redisUrl, redisPort } = settings()
   countRedisRoundTrips(redisPort)
   const redis = new Redis(redisUrl) as FloorRedis
-  redis.defineCommand('floorLoad', { numberOfKeys: 1, lua: LOAD })
-  redis.defineCommand('floorIncrement', { numberOfKeys: 1, lua: INCREMENT })
+  redis.defineCommand('floorLoad', { numberOfKeys: 1, lua: fixedTtl ? LOAD_FIXED_TTL : LOAD })
+  redis.defineCommand('floorIncrement', { numberOfKeys: 1, lua: fixedTtl ? INCREMENT_FIXED_TTL : INCREMENT })
   redis.defineCommand('floorCreate', { numberOfKeys: 1, lua: CREATE })
   const app = Fastify()
 
