@@ -94,7 +94,8 @@ export function behaviourSuite (kind: TopologyKind): void {
 
     if (kind === 'cluster') {
       t.test('touchAfter on a client with scaleReads: every load is the script (on a master), never a plain read a replica could answer', async (t) => {
-        const replicaReads = new Cluster((topology.redis as Cluster).startupNodes, { scaleReads: 'slave' })
+        const nodes = (topology.redis as Cluster).nodes('master').map((node) => ({ host: node.options.host, port: node.options.port }))
+        const replicaReads = new Cluster(nodes, { scaleReads: 'slave' })
         t.teardown(() => { replicaReads.disconnect() })
         const app = Fastify()
         await app.register(redisSession, { redis: replicaReads, prefix, touchAfter: 60 })
