@@ -93,8 +93,9 @@ export interface RedisSessionStoreOptions {
    * Seconds after a session's last slide within which a load writes nothing to Redis (no
    * `last_accessed_at` update, no EXPIRE, no script: one plain HGETALL), decided from
    * `last_accessed_at` by the app server's clock (keep clocks in sync); at most half a session's own
-   * TTL. The read that slides, once per window, makes a second round trip (the load script). The idle timeout becomes between `ttl - touchAfter` and `ttl`. Less than
-   * `ttl`. Default `0`: every load slides.
+   * TTL. The read that slides, once per window, makes a second round trip (the load script). The
+   * idle timeout becomes between `ttl - touchAfter` and `ttl`. Less than `ttl`. Default `0`: every
+   * load slides.
    */
   touchAfter?: number
   /**
