@@ -45,7 +45,9 @@ t.test('with touchAfter, the plain read inside the window honours the keyPrefix 
   const agent = new Agent(app)
   const { id } = (await agent.post('/create', { data: { username: 'ann' } })).json()
   const key = `tenant-${tag}:session:${id}`
-  const touchedAt = await redis.hget(key, 'last_accessed_at')
+  // Slid 10 s ago, so a slide now would write a different time.
+  const touchedAt = new Date(Date.now() - 10_000).toISOString()
+  await redis.hset(key, 'last_accessed_at', touchedAt)
   const res = await agent.get('/session')
   t.equal(res.json().id, id, 'the session is found under the prefixed key')
   t.equal(res.json().data.username, 'ann')
